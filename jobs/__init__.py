@@ -1,0 +1,1 @@
+"""Spark jobs (one module per stage) and the Spark-side plumbing they share."""

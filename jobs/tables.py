@@ -1,0 +1,69 @@
+"""Declared schemas of the tables the jobs write; writes are cast to these."""
+
+from pyspark.sql import types as T
+
+DOCUMENT_FIELDS = [
+    ("doc_id", T.StringType()),  # blake2b-128 of url + text hash: same page, same id
+    ("url", T.StringType()),
+    ("host", T.StringType()),
+    ("domain", T.StringType()),  # registered domain (public suffix list)
+    ("crawl", T.StringType()),  # e.g. CC-MAIN-2024-22, from warcinfo isPartOf or the path
+    ("warc_path", T.StringType()),
+    ("warc_offset", T.LongType()),  # compressed offset of the record's gzip member
+    ("warc_record_id", T.StringType()),
+    ("fetch_time", T.TimestampType()),
+    ("http_status", T.IntegerType()),
+    ("content_type", T.StringType()),
+    ("charset", T.StringType()),
+    ("charset_source", T.StringType()),  # bom | http | meta | detected | fallback
+    ("lang", T.StringType()),
+    ("lang_score", T.DoubleType()),
+    ("title", T.StringType()),
+    ("text", T.StringType()),
+    ("text_hash", T.StringType()),
+    ("html_bytes", T.LongType()),
+    ("text_chars", T.LongType()),
+    ("word_count", T.LongType()),
+]
+
+DOCUMENTS = T.StructType(
+    [T.StructField(n, t) for n, t in DOCUMENT_FIELDS]
+    + [T.StructField("run_id", T.StringType()), T.StructField("ingested_at", T.TimestampType())]
+)
+
+FILE_REPORT_FIELDS = [
+    ("path", T.StringType()),
+    ("status", T.StringType()),  # ok | partial | failed
+    ("error", T.StringType()),
+    ("format", T.StringType()),  # warc | arc
+    ("compression", T.StringType()),  # none | gzip | lz4 | zstd
+    ("crawl", T.StringType()),
+    ("records", T.LongType()),
+    ("responses", T.LongType()),
+    ("html", T.LongType()),  # HTTP 200 responses with an HTML payload
+    ("kept", T.LongType()),  # documents that passed every filter
+    ("drops", T.MapType(T.StringType(), T.LongType())),  # reason -> count
+    ("seconds", T.DoubleType()),
+]
+
+WARC_FILES = T.StructType(
+    [T.StructField(n, t) for n, t in FILE_REPORT_FIELDS]
+    + [
+        T.StructField("run_id", T.StringType()),
+        T.StructField("started_at", T.TimestampType()),
+        T.StructField("finished_at", T.TimestampType()),
+    ]
+)
+
+RUNS = T.StructType(
+    [
+        T.StructField("run_id", T.StringType()),
+        T.StructField("stage", T.StringType()),
+        T.StructField("status", T.StringType()),
+        T.StructField("started_at", T.TimestampType()),
+        T.StructField("finished_at", T.TimestampType()),
+        T.StructField("config_hash", T.StringType()),
+        T.StructField("args", T.StringType()),
+        T.StructField("counters", T.MapType(T.StringType(), T.LongType())),
+    ]
+)

@@ -1,0 +1,1 @@
+"""Pure-Python building blocks (no Spark): archive reading, HTML to text, hashing."""

@@ -1,0 +1,1 @@
+"""Thin Spark wrappers (mapInArrow functions, pandas UDFs) around lib."""
