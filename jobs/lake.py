@@ -148,16 +148,33 @@ class DeltaRsLake(Lake):
 
     def append(self, table: str, df, txn: tuple[str, int] | None = None) -> CommitResult:
         dt = self._table(table)
-        if txn and dt is not None and (dt.transaction_version(txn[0]) or -1) >= txn[1]:
+        if txn and dt is not None and _landed(dt, txn):
             return CommitResult(table, dt.version(), skipped=True)
         batch_dir = f"data/{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}"
         df.write.mode("errorifexists").parquet(f"{self.path(table)}/{batch_dir}")
         actions, rows = self._add_actions(table, batch_dir)
+        if not actions and dt is not None:
+            return CommitResult(table, dt.version())  # nothing new: no empty commit
         from pyspark.sql.pandas.types import to_arrow_schema
 
         schema = to_arrow_schema(df.schema, timezone="UTC")
-        version = self._commit(table, dt, actions, schema, txn)
+        version = self._commit_with_retry(table, dt, actions, schema, txn)
         return CommitResult(table, version, files=len(actions), rows=rows)
+
+    def _commit_with_retry(self, table, dt, actions, schema, txn, attempts: int = 3) -> int:
+        """Retry transient commit failures; the transaction id makes a retry of a commit
+        that did land a no-op instead of a duplicate."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._commit(table, dt, actions, schema, txn)
+            except OSError:
+                if attempt == attempts:
+                    raise
+                time.sleep(2**attempt)
+                dt = self._table(table)
+                if txn and dt is not None and _landed(dt, txn):
+                    return dt.version()
+        raise AssertionError("unreachable")
 
     def _add_actions(self, table: str, batch_dir: str):
         import pyarrow.parquet as pq
@@ -243,6 +260,11 @@ class DeltaRsLake(Lake):
                 if log.type == pafs.FileType.Directory:
                     names.append(info.base_name)
         return sorted(names)
+
+
+def _landed(dt, txn: tuple[str, int]) -> bool:
+    committed = dt.transaction_version(txn[0])
+    return committed is not None and committed >= txn[1]
 
 
 def _to_arrow(df):

@@ -28,6 +28,9 @@ _PY_CODEC = {
     "big5": "big5hkscs",
     "shift_jis": "cp932",
     "euc-kr": "cp949",
+    "euc_kr": "cp949",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
     "euc-jp": "euc_jp",
     "iso-2022-jp": "iso2022_jp",
     "x-user-defined": "latin-1",
@@ -67,11 +70,13 @@ def decode_html(html: bytes, http_charset: str | None) -> tuple[str, str, str]:
     for source, codec in candidates:
         if codec and _decodes(html, codec):
             return html.decode(codec), codec, source
+    # Undeclared: bytes that are valid UTF-8 are UTF-8 (pure ASCII included); only
+    # otherwise ask the detector, which guesses single-byte codepages for ASCII.
+    if _decodes(html, "utf-8"):
+        return html.decode("utf-8"), "utf-8", "detected"
     detected = python_codec(detect_encoding(html))
     if detected and _decodes(html, detected):
         return html.decode(detected), detected, "detected"
-    if _decodes(html, "utf-8"):
-        return html.decode("utf-8"), "utf-8", "fallback"
     # Nothing decodes cleanly: trust the most authoritative label, replacing bad bytes.
     codec = next((c for _, c in candidates if c), None) or detected or "cp1252"
     return html.decode(codec, "replace"), codec, "fallback"

@@ -1,0 +1,41 @@
+"""Shared fixtures: one Spark session per test run, and the real data in ../shared/data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("WEBINSTRUCT_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared(*parts: str) -> Path:
+    """A path under ../shared/data; skips the calling test with a clear message if absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real test data not found at {path} (expected ../shared/data beside the repo)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from jobs.config import load_config
+    from jobs.session import get_spark
+
+    cfg = load_config(overrides=["spark.master=local[2]", "spark.shuffle_partitions=2", "spark.driver_memory=2g"])
+    session = get_spark(cfg)
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def make_config(tmp_path):
+    """Config with the lake in a temp folder, plus any `section.key=value` overrides."""
+    from jobs.config import load_config
+
+    def build(*overrides: str, lake: Path | None = None):
+        return load_config(lake=str(lake or tmp_path / "lake"), overrides=list(overrides))
+
+    return build
