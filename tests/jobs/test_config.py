@@ -1,0 +1,50 @@
+import pytest
+
+from jobs.cli import main
+from jobs.config import ConfigError, load_config
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("ingest.min_word=3", "unknown key ingest.min_word; allowed in [ingest]: reader, extractor"),
+        ("ingest.min_words=lots", "ingest.min_words must be int, got str 'lots'"),
+        ("ingest.reader=arcreader", "ingest.reader must be one of fastwarc, warcio"),
+        ("lake.engine=iceberg", "lake.engine must be one of auto, delta-spark, delta-rs"),
+        ("ingest.languages=en", "ingest.languages must be list"),
+        ("ingest.main_content=1", "ingest.main_content must be bool"),
+        ("warehouse.root=x", "unknown section [warehouse]; allowed: spark, lake, ingest"),
+        ("min_words=3", "the key must be section.key"),
+    ],
+)
+def test_bad_overrides_name_the_key_and_what_is_allowed(override, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_config(overrides=[override])
+
+
+def test_bad_file_names_the_key(tmp_path):
+    conf = tmp_path / "bad.toml"
+    conf.write_text('[ingest]\nextractor = "readability"\n')
+    with pytest.raises(ConfigError, match="ingest.extractor must be one of resiliparse, trafilatura"):
+        load_config(str(conf))
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(str(tmp_path / "missing.toml"))
+
+
+def test_overrides_are_typed_and_lake_option_wins(tmp_path):
+    cfg = load_config(lake=str(tmp_path), overrides=['ingest.languages=["en", "de"]', "ingest.lang_threshold=1", "spark.conf={ 'spark.x' = 'y' }"])
+    assert cfg.ingest.languages == ["en", "de"] and cfg.ingest.lang_threshold == 1.0
+    assert cfg.lake.root == str(tmp_path) and cfg.spark.conf == {"spark.x": "y"}
+
+
+def test_shipped_configs_load():
+    for name in ("local", "databricks", "emr"):
+        cfg = load_config(f"conf/{name}.toml")
+        assert cfg.lake.root
+    assert load_config("conf/emr.toml").lake.root.startswith("s3://")
+
+
+def test_cli_reports_config_errors_before_spark(capsys):
+
+    assert main(["--set", "ingest.reader=nope", "ingest", "x.warc.gz"]) == 2
+    assert "ingest.reader must be one of fastwarc, warcio" in capsys.readouterr().err
