@@ -1,0 +1,1 @@
+"""HTML pages written for this project's demo (not copied from anywhere)."""
