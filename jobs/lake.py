@@ -164,17 +164,15 @@ class DeltaRsLake(Lake):
     def _commit_with_retry(self, table, dt, actions, schema, txn, attempts: int = 3) -> int:
         """Retry transient commit failures; the transaction id makes a retry of a commit
         that did land a no-op instead of a duplicate."""
-        for attempt in range(1, attempts + 1):
+        for attempt in range(1, attempts):
             try:
                 return self._commit(table, dt, actions, schema, txn)
             except OSError:
-                if attempt == attempts:
-                    raise
                 time.sleep(2**attempt)
                 dt = self._table(table)
                 if txn and dt is not None and _landed(dt, txn):
                     return dt.version()
-        raise AssertionError("unreachable")
+        return self._commit(table, dt, actions, schema, txn)
 
     def _add_actions(self, table: str, batch_dir: str):
         import pyarrow.parquet as pq
