@@ -86,6 +86,7 @@ def main() -> None:
         runs = [fn() for _ in range(args.repeats)]
         seconds = statistics.median(r[0] for r in runs)
         results[name] = (seconds, runs[0][1], [round(r[0], 2) for r in runs])
+        print(f"{name}: {[round(r[0], 2) for r in runs]} s, {runs[0][1]} documents out", flush=True)
     print(f"\n{ARCHIVE.name}: {RESPONSES} HTML responses, medians of {args.repeats}, 1 core each")
     print(f"{'pipeline':12} {'seconds':>8} {'pages/s/core':>13} {'docs out':>9}  runs")
     for name, (seconds, kept, runs) in results.items():
