@@ -9,7 +9,8 @@ same input for all three, medians of --repeats runs, in one process run side by 
       one archive is one task), timed from job start to the last commit; the session is
       started once beforehand, and the Python worker is warm after the first repeat
   (c) datatrove: WarcReader -> Trafilatura -> LanguageFilter, chained in-process.
-      Offline, its lid.176.bin download is replaced by the lid.176.ftz we ship with.
+      Offline, its lid.176.bin download is replaced by the lid.176.ftz we ship with, and
+      its check for the fasttext-numpy2-wheel distribution accepts fasttext-numpy2.
 
     .venv/bin/python bench/ingest.py [--repeats 3]
 """
@@ -54,6 +55,7 @@ def spark_job(spark) -> tuple[float, int]:
 
 
 def datatrove_pipeline() -> tuple[float, int]:
+    import datatrove.utils._import_utils as dt_imports
     import datatrove.utils.lid as dt_lid
     from datatrove.pipeline.extractors import Trafilatura
     from datatrove.pipeline.filters import LanguageFilter
@@ -62,6 +64,10 @@ def datatrove_pipeline() -> tuple[float, int]:
     from lib.langid import bundled_model_path
 
     dt_lid.cached_asset_path_or_download = lambda *a, **k: bundled_model_path()
+    # datatrove asks for the fasttext-numpy2-wheel distribution; fasttext-numpy2 provides
+    # the same `fasttext` module (and is the one that works here with numpy 2).
+    check = dt_imports._is_distribution_available
+    dt_imports._is_distribution_available = lambda name: name == "fasttext-numpy2-wheel" or check(name)
     start = time.perf_counter()
     docs = WarcReader(data_folder=str(ARCHIVE.parent), glob_pattern=ARCHIVE.name).run(None, 0, 1)
     docs = Trafilatura().run(docs, 0, 1)
