@@ -45,7 +45,27 @@ def open_binary(path: str, timeout: float = 60.0) -> BinaryIO:
     return open(path, "rb")
 
 
-class PeekableStream(io.RawIOBase):
+class _StreamWrapper(io.RawIOBase):
+    """Read-only wrapper around `self._raw`; subclasses define read()."""
+
+    _raw: BinaryIO
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+class PeekableStream(_StreamWrapper):
     """Wrap a forward-only stream so its first bytes can be sniffed and then re-read."""
 
     def __init__(self, raw: BinaryIO):
@@ -61,9 +81,6 @@ class PeekableStream(io.RawIOBase):
             self._head += chunk
         return self._head[:n]
 
-    def readable(self) -> bool:
-        return True
-
     def read(self, n: int = -1) -> bytes:
         if self._head:
             if n is None or n < 0:
@@ -76,22 +93,11 @@ class PeekableStream(io.RawIOBase):
         self._pos += len(data)
         return data
 
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
     def tell(self) -> int:
         return self._pos
 
-    def close(self) -> None:
-        try:
-            self._raw.close()
-        finally:
-            super().close()
 
-
-class GzipMemberReader(io.RawIOBase):
+class GzipMemberReader(_StreamWrapper):
     """Streaming multi-member gzip decompression that notices truncation.
 
     `member_offset(upos)` returns the compressed offset of the member that contains the
@@ -112,9 +118,6 @@ class GzipMemberReader(io.RawIOBase):
         self._in_member = False
         self._eof = False
         self._max_output = max_output
-
-    def readable(self) -> bool:
-        return True
 
     def tell(self) -> int:
         return self._upos
@@ -195,19 +198,9 @@ class GzipMemberReader(io.RawIOBase):
         self._upos += len(data)
         return data
 
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        try:
-            self._raw.close()
-        finally:
-            super().close()
 
 
-class GzipVerifyingStream(io.RawIOBase):
+class GzipVerifyingStream(_StreamWrapper):
     """Pass compressed bytes through unchanged while checking that every member completes.
 
     For warcio, which decompresses member by member itself (and so resynchronises at
@@ -220,9 +213,6 @@ class GzipVerifyingStream(io.RawIOBase):
         self._decomp = zlib.decompressobj(31)
         self._in_member = False
         self._pos = 0
-
-    def readable(self) -> bool:
-        return True
 
     def tell(self) -> int:
         return self._pos
@@ -252,16 +242,6 @@ class GzipVerifyingStream(io.RawIOBase):
             raise TruncatedArchive(f"gzip stream ends inside a member at byte {self._pos}: file is truncated")
         return data
 
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        try:
-            self._raw.close()
-        finally:
-            super().close()
 
 
 def compression_of(head: bytes) -> str:
