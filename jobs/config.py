@@ -58,7 +58,9 @@ class IngestSection:
     max_record_bytes: int = 20 << 20  # larger WARC records are skipped and counted
     max_html_bytes: int = 5 << 20  # decoded payload cap (decompression bombs)
     retry_statuses: list = field(default_factory=lambda: ["partial", "failed"])  # rerun these; "ok" is never redone
-    exclude: list = field(default_factory=lambda: ["*.txt", "*.md", "*.json", "*.jsonl", "*.test", "*.html", ".*"])
+    # Folder walks skip these names. Everything else gets a warc_files row, so a stray
+    # non-archive is visible as `failed` instead of silently ignored.
+    exclude: list = field(default_factory=lambda: [".*"])
     sample_seed: int = 42  # seed for --sample over a warc.paths listing
     cc_base_url: str = "https://data.commoncrawl.org/"  # prefix for relative warc.paths entries
     batch_rows: int = 256  # documents per Arrow batch out of a task

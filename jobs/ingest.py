@@ -103,11 +103,14 @@ def run(spark, cfg: Config, lake: Lake, inputs: list[str], sample: int | None = 
         out.unpersist()
 
     finished = dt.datetime.now(dt.timezone.utc)
+    previous = _recorded_outcomes(lake, todo)
     rows = [
         {**r, "run_id": recorder.run_id, "started_at": started, "finished_at": finished}
         for r in reports
+        if previous.get(r["path"]) != _outcome(r)  # a retry that ended the same way changes nothing
     ]
-    lake.upsert("warc_files", spark.createDataFrame(rows, WARC_FILES), keys=["path"])
+    if rows:
+        lake.upsert("warc_files", spark.createDataFrame(rows, WARC_FILES), keys=["path"])
 
     for r in reports:
         counters[f"files_{r['status']}"] += 1
@@ -119,6 +122,22 @@ def run(spark, cfg: Config, lake: Lake, inputs: list[str], sample: int | None = 
     counters["documents_version"] = commit.version or 0
     recorder.finish("ok", counters)
     return dict(counters)
+
+
+_OUTCOME = ("status", "error", "records", "responses", "html", "kept", "drops")
+
+
+def _outcome(report: dict) -> tuple:
+    return tuple(sorted(v.items()) if isinstance(v, dict) else v for v in (report[k] for k in _OUTCOME))
+
+
+def _recorded_outcomes(lake: Lake, paths: list[str]) -> dict[str, tuple]:
+    if not lake.exists("warc_files"):
+        return {}
+    from pyspark.sql import functions as F
+
+    rows = lake.read("warc_files").where(F.col("path").isin(paths)).select("path", *_OUTCOME).collect()
+    return {r["path"]: _outcome(r.asDict()) for r in rows}
 
 
 def summary_rows(counters: dict) -> list[tuple[str, object]]:
