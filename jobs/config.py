@@ -147,4 +147,18 @@ def load_config(path: str | None = None, lake: str | None = None, overrides: lis
     for item in overrides or []:
         section, key, value = parse_override(item)
         _apply(cfg, {section: {key: value}}, f"--set {item}")
+    _check_cross_fields(cfg)
     return cfg
+
+
+def _check_cross_fields(cfg: Config) -> None:
+    """Checks on values a type alone cannot express."""
+    allowed = ("partial", "failed")
+    bad = [s for s in cfg.ingest.retry_statuses if s not in allowed]
+    if bad:
+        raise ConfigError(f"ingest.retry_statuses may hold {', '.join(allowed)} ('ok' is never redone); got {bad!r}")
+    if not all(isinstance(x, str) for x in cfg.ingest.languages + cfg.ingest.exclude):
+        raise ConfigError("ingest.languages and ingest.exclude must be lists of strings")
+    model = cfg.ingest.lid_model
+    if model and "://" not in model and not Path(model).is_file():
+        raise ConfigError(f"ingest.lid_model: no such file {model!r} (leave empty for the bundled lid.176.ftz)")

@@ -15,6 +15,9 @@ from jobs.config import ConfigError, load_config
         ("ingest.main_content=1", "ingest.main_content must be bool"),
         ("warehouse.root=x", "unknown section [warehouse]; allowed: spark, lake, ingest"),
         ("min_words=3", "the key must be section.key"),
+        ('ingest.retry_statuses=["ok"]', "ingest.retry_statuses may hold partial, failed"),
+        ("ingest.lid_model=/nonexistent/lid.176.bin", "ingest.lid_model: no such file"),
+        ("ingest.languages=[1]", "ingest.languages and ingest.exclude must be lists of strings"),
     ],
 )
 def test_bad_overrides_name_the_key_and_what_is_allowed(override, message):
