@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="files, folders, globs, s3://, https:// or a warc.paths.gz listing")
     p.add_argument("--sample", type=int, default=None, help="ingest a seeded random sample of N archives")
 
+    sub.add_parser("dedup", parents=[common], help="exact + MinHash LSH dedup of new documents -> dedup table")
+
     sub.add_parser("tables", parents=[common], help="list the lake's tables with rows and versions")
 
     p = sub.add_parser("sql", parents=[common], help="run Spark SQL over the lake's tables")
@@ -66,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
 
         counters = ingest.run(spark, cfg, lake, args.inputs, args.sample)
         print_summary("ingest", ingest.summary_rows(counters))
+        return 0
+    if args.command == "dedup":
+        from jobs import dedup
+
+        counters = dedup.run(spark, cfg, lake)
+        print_summary("dedup", dedup.summary_rows(counters))
         return 0
     if args.command == "tables":
         print(tables_text(lake))

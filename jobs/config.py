@@ -67,10 +67,35 @@ class IngestSection:
 
 
 @dataclass
+class DedupSection:
+    input: str = "documents"  # table (or view) whose new rows are deduplicated
+    threshold: float = 0.8  # target Jaccard similarity of word n-gram shingle sets
+    ngram: int = 5  # words per shingle
+    num_perm: int = 128  # MinHash permutations
+    seed: int = 1  # permutation seed (datasketch's default): signatures stay comparable
+    # bands x rows: 0 derives them from threshold as datasketch's optimal_param does, with
+    # these weights on the false-positive and false-negative areas of the S-curve. The
+    # default leans to recall; `verify` then removes the extra false positives.
+    bands: int = 0
+    rows: int = 0
+    fp_weight: float = 0.1
+    fn_weight: float = 0.9
+    verify: bool = True  # keep only candidate pairs whose true shingle Jaccard >= threshold
+    bucket_cap: int = 50  # with verify: larger buckets link members to the smallest id, not pairwise
+    max_iterations: int = 60  # connected-components rounds before giving up (log-depth in practice)
+    # parquet: each connected-components round is written under <lake>/_scratch and read
+    # back (cuts lineage, survives executor loss); local: Spark localCheckpoint (faster,
+    # for single machines).
+    checkpoint: str = field(default="parquet", metadata=choice("parquet", "local"))
+    batch_rows: int = 512  # documents per Arrow batch in the signature step
+
+
+@dataclass
 class Config:
     spark: SparkSection = field(default_factory=SparkSection)
     lake: LakeSection = field(default_factory=LakeSection)
     ingest: IngestSection = field(default_factory=IngestSection)
+    dedup: DedupSection = field(default_factory=DedupSection)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -159,6 +184,18 @@ def _check_cross_fields(cfg: Config) -> None:
         raise ConfigError(f"ingest.retry_statuses may hold {', '.join(allowed)} ('ok' is never redone); got {bad!r}")
     if not all(isinstance(x, str) for x in cfg.ingest.languages + cfg.ingest.exclude):
         raise ConfigError("ingest.languages and ingest.exclude must be lists of strings")
+    d = cfg.dedup
+    if not 0.0 < d.threshold < 1.0:
+        raise ConfigError(f"dedup.threshold must be between 0 and 1 (exclusive); got {d.threshold}")
+    for key in ("ngram", "num_perm", "bucket_cap", "max_iterations", "batch_rows"):
+        if getattr(d, key) < 1:
+            raise ConfigError(f"dedup.{key} must be at least 1; got {getattr(d, key)}")
+    if (d.bands == 0) != (d.rows == 0):
+        raise ConfigError("dedup.bands and dedup.rows are set together (both 0 derives them from dedup.threshold)")
+    if d.bands * d.rows > d.num_perm or d.bands < 0 or d.rows < 0:
+        raise ConfigError(f"dedup.bands x dedup.rows must be positive and at most dedup.num_perm ({d.num_perm}); got {d.bands} x {d.rows}")
+    if d.fp_weight < 0 or d.fn_weight < 0 or d.fp_weight + d.fn_weight == 0:
+        raise ConfigError("dedup.fp_weight and dedup.fn_weight must be non-negative and not both 0")
     model = cfg.ingest.lid_model
     if model and "://" not in model and not Path(model).is_file():
         raise ConfigError(f"ingest.lid_model: no such file {model!r} (leave empty for the bundled lid.176.ftz)")

@@ -96,10 +96,20 @@ class Lake(abc.ABC):
         return self.read(table).count() if self.exists(table) else 0
 
     def register_views(self) -> list[str]:
+        from jobs.views import register_derived
+
         names = self.tables()
         for name in names:
             self.read(name).createOrReplaceTempView(name)
-        return names
+        return names + register_derived(self)
+
+    def scratch(self, *parts: str) -> str:
+        """A folder for a run's intermediate files; never a table, removed by the run."""
+        return "/".join([self.root, "_scratch", *parts])
+
+    @abc.abstractmethod
+    def remove_tree(self, path: str) -> None:
+        """Delete a folder and everything under it (scratch space); absent is fine."""
 
 
 class DeltaRsLake(Lake):
@@ -243,6 +253,14 @@ class DeltaRsLake(Lake):
             )
         return CommitResult(table, self.version(table), rows=data.num_rows)
 
+    def remove_tree(self, path: str) -> None:
+        filesystem, base = self._fs()
+        rel = path[len(self.root):].lstrip("/")
+        try:
+            filesystem.delete_dir(f"{base}/{rel}")
+        except FileNotFoundError:
+            pass
+
     def tables(self) -> list[str]:
         from pyarrow import fs as pafs
 
@@ -331,6 +349,11 @@ class NativeDeltaLake(Lake):
                 .execute()
             )
         return CommitResult(table, self.version(table))
+
+    def remove_tree(self, path: str) -> None:
+        fs, jpath = self._jvm_fs(path)
+        if fs.exists(jpath):
+            fs.delete(jpath, True)
 
     def tables(self) -> list[str]:
         fs, root = self._jvm_fs(self.root)

@@ -67,3 +67,21 @@ RUNS = T.StructType(
         T.StructField("counters", T.MapType(T.StringType(), T.LongType())),
     ]
 )
+
+DEDUP = T.StructType(
+    [
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("exact_hash", T.StringType()),  # blake2b-128 of the normalised text
+        T.StructField("cluster_id", T.StringType()),  # doc_id of the cluster's keeper
+        T.StructField("cluster_size", T.LongType()),  # members when this row was written
+        T.StructField("is_keeper", T.BooleanType()),
+        T.StructField("reason", T.StringType()),  # unique (kept) | exact | near (dropped)
+        T.StructField("band_keys", T.ArrayType(T.LongType())),  # LSH keys: later batches match on them
+        T.StructField("shingles", T.LongType()),  # distinct word n-grams
+        T.StructField("lsh", T.StringType()),  # sketch parameters; band keys match only under equal ones
+        T.StructField("fetch_time", T.TimestampType()),  # keeper order, kept for later batches
+        T.StructField("score", T.DoubleType()),  # recall score used for the keeper order, if any
+        T.StructField("run_id", T.StringType()),
+        T.StructField("deduped_at", T.TimestampType()),
+    ]
+)

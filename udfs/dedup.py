@@ -1,0 +1,84 @@
+"""mapInArrow functions for dedup: sketching documents and verifying candidate pairs."""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, Iterator
+
+from pyspark.sql import types as T
+
+from lib.minhash import LshParams, Sketcher, jaccard, shingle_set
+
+SKETCH_SCHEMA = T.StructType(
+    [
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("fetch_time", T.TimestampType()),
+        T.StructField("score", T.DoubleType()),
+        T.StructField("exact_hash", T.StringType()),
+        T.StructField("shingles", T.LongType()),
+        T.StructField("band_keys", T.ArrayType(T.LongType())),
+    ]
+)
+
+PAIR_SCHEMA = T.StructType(
+    [
+        T.StructField("src", T.LongType()),
+        T.StructField("dst", T.LongType()),
+        T.StructField("jaccard", T.DoubleType()),
+    ]
+)
+
+
+@functools.lru_cache(maxsize=4)
+def _sketcher(params: LshParams) -> Sketcher:
+    """One per Python worker: the memo of texts already sketched lives across tasks."""
+    return Sketcher(params)
+
+
+def sketch_documents(params: LshParams) -> Callable:
+    """(doc_id, fetch_time, score, text) batches -> SKETCH_SCHEMA batches."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    schema = to_arrow_schema(SKETCH_SCHEMA, timezone="UTC")
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        sketcher = _sketcher(params)
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            out = sketcher.sketch(batch.column("text").to_pylist())
+            flat = pa.array(out.band_keys.reshape(-1), type=pa.int64())
+            offsets = pa.array(range(0, (batch.num_rows + 1) * params.bands, params.bands), type=pa.int32())
+            yield pa.RecordBatch.from_arrays(
+                [
+                    batch.column("doc_id").cast(pa.string()),
+                    batch.column("fetch_time").cast(schema.field("fetch_time").type),
+                    batch.column("score").cast(pa.float64()),
+                    pa.array(out.exact_hashes, type=pa.string()),
+                    pa.array(out.shingle_counts, type=pa.int64()),
+                    pa.ListArray.from_arrays(offsets, flat),
+                ],
+                schema=schema,
+            )
+
+    return run
+
+
+def verify_pairs(ngram: int) -> Callable:
+    """(src, dst, text_src, text_dst) batches -> (src, dst, jaccard) of the shingle sets."""
+    import pyarrow as pa
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            left = batch.column("text_src").to_pylist()
+            right = batch.column("text_dst").to_pylist()
+            scores = [jaccard(shingle_set(a, ngram), shingle_set(b, ngram)) for a, b in zip(left, right)]
+            yield pa.RecordBatch.from_arrays(
+                [batch.column("src"), batch.column("dst"), pa.array(scores, type=pa.float64())],
+                names=["src", "dst", "jaccard"],
+            )
+
+    return run
