@@ -38,6 +38,7 @@ test: $(VENV)/.dev
 bench: $(VENV)/.bench
 	$(BIN)/python bench/extraction_quality.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/dedup.py
 
 clean:
 	rm -rf $(VENV) lake lake-demo .pytest_cache spark-warehouse

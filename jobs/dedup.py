@@ -26,7 +26,9 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the repo 
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 import datetime as dt
+import time
 from collections import Counter
+from contextlib import contextmanager
 
 from jobs.config import Config
 from jobs.lake import Lake
@@ -113,6 +115,14 @@ def read_input(lake: Lake, name: str):
     return lake.read(name)
 
 
+@contextmanager
+def _timed(counters: Counter, key: str):
+    """Wall time of a step in ms, into the run's counters (the `runs` table keeps them)."""
+    start = time.perf_counter()
+    yield
+    counters[key] += int((time.perf_counter() - start) * 1000)
+
+
 def _order_key(score, fetch, *rest):
     """Keeper order as a struct, smallest first: best score, earliest fetch, then `rest`."""
     from pyspark.sql import functions as F
@@ -154,8 +164,9 @@ def _run(spark, cfg: Config, lake: Lake, params: LshParams, materialize: Materia
     before = spark.conf.get(conf_key, None)
     spark.conf.set(conf_key, str(d.batch_rows))
     try:
-        sk = docs.select("doc_id", "fetch_time", "score", "text").mapInArrow(sketch_documents(params), SKETCH_SCHEMA)
-        sk = materialize(sk.withColumn("node", F.xxhash64("doc_id")), "sketches")
+        sk = docs.select("doc_id", "fetch_time", "score", "text").mapInArrow(sketch_documents(params, d.verify), SKETCH_SCHEMA)
+        with _timed(counters, "ms_sketch"):
+            sk = materialize(sk.withColumn("node", F.xxhash64("doc_id")), "sketches")
     finally:
         if before is None:
             spark.conf.unset(conf_key)
@@ -165,18 +176,22 @@ def _run(spark, cfg: Config, lake: Lake, params: LshParams, materialize: Materia
     if counters["documents_in"] == 0:
         return dict(counters)
 
+    edges_started = time.perf_counter()
     # -- stored rows that touch this batch ------------------------------------------------
     if old is not None:
         hashes = sk.select("exact_hash").distinct()
         keys = sk.where("shingles > 0").select(F.explode("band_keys").alias("key")).distinct()
         old_node = F.xxhash64("cluster_id").alias("node")
         old_exact = old.join(hashes, "exact_hash", "left_semi").select("exact_hash", old_node, "cluster_id").distinct()
+        # One stored document per (band key, cluster): its own text is what a candidate
+        # pair is verified against, its cluster is the node it links to.
         old_bands = (
             old.where("shingles > 0")
-            .select(F.explode("band_keys").alias("key"), "cluster_id")
+            .select(F.explode("band_keys").alias("key"), "cluster_id", "doc_id")
             .join(keys, "key", "left_semi")
-            .select("key", old_node, "cluster_id")
-            .distinct()
+            .groupBy("key", "cluster_id")
+            .agg(F.min("doc_id").alias("doc_id"))
+            .select("key", old_node, "cluster_id", "doc_id")
         )
         touched = old_exact.select("cluster_id").unionByName(old_bands.select("cluster_id")).distinct()
         sizes = old.join(touched, "cluster_id", "left_semi").groupBy("cluster_id").agg(F.count("*").alias("old_size"))
@@ -205,42 +220,61 @@ def _run(spark, cfg: Config, lake: Lake, params: LshParams, materialize: Materia
         sk.where("shingles > 0")
         .join(reps, "exact_hash")
         .where("node = rep")
-        .select(F.explode("band_keys").alias("key"), "node")
+        .select(F.explode("band_keys").alias("key"), "node", "doc_id")
     )
     if old is not None:
-        band_rows = band_rows.unionByName(old_bands.select("key", "node"))
-    buckets = band_rows.groupBy("key").agg(F.min("node").alias("low"), F.count("*").alias("size")).where("size > 1")
+        band_rows = band_rows.unionByName(old_bands.select("key", "node", "doc_id"))
+    buckets = (
+        band_rows.groupBy("key")
+        .agg(F.min(F.struct("node", "doc_id")).alias("low"), F.count("*").alias("size"))
+        .where("size > 1")
+        .select("key", "size", F.col("low.node").alias("low"), F.col("low.doc_id").alias("low_doc"))
+    )
     in_bucket = band_rows.join(buckets, "key")
     if d.verify:
         star = in_bucket.where(f"size > {d.bucket_cap} AND node != low").select(
-            F.col("node").alias("src"), F.col("low").alias("dst")
+            F.col("node").alias("src"), F.col("low").alias("dst"),
+            F.col("doc_id").alias("src_doc"), F.col("low_doc").alias("dst_doc"),
         )
-        small = in_bucket.where(f"size <= {d.bucket_cap}").select("key", "node")
+        small = in_bucket.where(f"size <= {d.bucket_cap}").select("key", "node", "doc_id")
         pairs = (
             small.alias("x")
             .join(small.alias("y"), "key")
             .where(F.col("x.node") < F.col("y.node"))
-            .select(F.col("x.node").alias("src"), F.col("y.node").alias("dst"))
+            .select(
+                F.col("x.node").alias("src"), F.col("y.node").alias("dst"),
+                F.col("x.doc_id").alias("src_doc"), F.col("y.doc_id").alias("dst_doc"),
+            )
         )
         candidates = materialize(star.unionByName(pairs).distinct(), "candidates")
         counters["candidate_pairs"] = candidates.count()
-        node_docs = sk.select("node", "doc_id")
+        # New documents bring the shingle set made while sketching; stored ones their text.
+        feats = sk.select("doc_id", "shingle_set", F.lit(None).cast("string").alias("text"))
         if old is not None:
-            node_docs = node_docs.unionByName(old_nodes.select("node", F.col("cluster_id").alias("doc_id")))
-        texts = node_docs.join(lake.read("documents").select("doc_id", "text"), "doc_id").select("node", "text")
+            stored = old_bands.select("doc_id").distinct()
+            feats = feats.unionByName(
+                lake.read("documents").join(stored, "doc_id", "left_semi")
+                .select("doc_id", F.lit(None).cast("binary").alias("shingle_set"), "text")
+            )
+        src = feats.select(F.col("doc_id").alias("src_doc"), F.col("shingle_set").alias("set_src"), F.col("text").alias("text_src"))
+        dst = feats.select(F.col("doc_id").alias("dst_doc"), F.col("shingle_set").alias("set_dst"), F.col("text").alias("text_dst"))
         scored = (
-            candidates.join(texts.select(F.col("node").alias("src"), F.col("text").alias("text_src")), "src")
-            .join(texts.select(F.col("node").alias("dst"), F.col("text").alias("text_dst")), "dst")
-            .select("src", "dst", "text_src", "text_dst")
+            candidates.join(src, "src_doc")
+            .join(dst, "dst_doc")
+            .select("src", "dst", "set_src", "set_dst", "text_src", "text_dst")
             .mapInArrow(verify_pairs(params.ngram), PAIR_SCHEMA)
         )
-        near_edges = materialize(scored.where(F.col("jaccard") >= d.threshold).select("src", "dst"), "verified")
+        near_edges = materialize(
+            scored.where(F.col("jaccard") >= d.threshold).select("src", "dst").distinct(), "verified"
+        )
         counters["verified_pairs"] = near_edges.count()
     else:
         near_edges = in_bucket.where("node != low").select(F.col("node").alias("src"), F.col("low").alias("dst"))
 
+    counters["ms_candidates"] = int((time.perf_counter() - edges_started) * 1000)
     edges = exact_edges.unionByName(near_edges)
-    components, rounds = connected_components(edges, materialize, d.max_iterations)
+    with _timed(counters, "ms_components"):
+        components, rounds = connected_components(edges, materialize, d.max_iterations)
     counters["cc_rounds"] = rounds
 
     # -- keepers ----------------------------------------------------------------------------
@@ -285,8 +319,10 @@ def _run(spark, cfg: Config, lake: Lake, params: LshParams, materialize: Materia
         F.lit(now).cast("timestamp").alias("deduped_at"),
         F.col("old_cluster").isNotNull().alias("_matched_stored"),
     )
-    result = materialize(result, "result")
-    commit = lake.append("dedup", result.select(*DEDUP.fieldNames()), txn=(f"webinstruct.dedup.{run_id}", 0))
+    with _timed(counters, "ms_keepers"):
+        result = materialize(result, "result")
+    with _timed(counters, "ms_commit"):
+        commit = lake.append("dedup", result.select(*DEDUP.fieldNames()), txn=(f"webinstruct.dedup.{run_id}", 0))
     counters["rows_written"] = commit.rows
 
     stats = result.agg(

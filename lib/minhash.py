@@ -111,47 +111,31 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # Signatures
 # ---------------------------------------------------------------------------------------
-def signatures(hash_lists: list[np.ndarray], num_perm: int, seed: int, chunk: int = 1 << 15) -> np.ndarray:
+def signatures(hash_lists: list[np.ndarray], num_perm: int, seed: int, chunk: int = 2048) -> np.ndarray:
     """(documents x num_perm) uint32 MinHash matrix. A document without shingles gets
     MAX_HASH everywhere (datasketch's empty MinHash).
 
-    Shingle hashes of many documents are permuted in one matrix product-like pass and
-    reduced per document with `minimum.reduceat`; `chunk` bounds the matrix rows so
-    memory stays at chunk x num_perm x 4 bytes whatever the batch.
+    Each document's shingles are permuted in slices of `chunk` rows into one reused
+    buffer (in place, cache-sized), then reduced with a column minimum: about ten times
+    faster than one big matrix and `minimum.reduceat`, and memory stays at
+    chunk x num_perm x 4 bytes whatever the document size.
     """
     a, b = permutations(num_perm, seed)
     out = np.full((len(hash_lists), num_perm), MAX_HASH, dtype=_U32)
+    buf = np.empty((chunk, num_perm), dtype=_U32)
     with np.errstate(over="ignore"):
-        for first, last in _groups([len(h) for h in hash_lists], chunk):
-            lengths = np.array([len(h) for h in hash_lists[first:last]], dtype=np.int64)
-            filled = np.nonzero(lengths)[0]
-            if filled.size == 0:
+        for i, hashes in enumerate(hash_lists):
+            if len(hashes) == 0:
                 continue
-            hv = _fmix32(np.concatenate([hash_lists[first + i] for i in filled]).astype(_U32))
-            if hv.size <= chunk:
-                offsets = np.concatenate(([0], np.cumsum(lengths[filled])[:-1]))
-                phv = hv[:, None] * a[None, :] + b[None, :]
-                out[first + filled] = np.minimum.reduceat(phv, offsets, axis=0)
-            else:  # one document larger than a chunk: fold it slice by slice
-                acc = out[first]
-                for lo in range(0, hv.size, chunk):
-                    part = hv[lo : lo + chunk]
-                    acc = np.minimum(acc, (part[:, None] * a[None, :] + b[None, :]).min(axis=0))
-                out[first] = acc
+            hv = _fmix32(np.asarray(hashes, dtype=_U32))
+            acc = out[i]
+            for lo in range(0, hv.size, chunk):
+                part = hv[lo : lo + chunk]
+                block = buf[: part.size]
+                np.multiply(part[:, None], a[None, :], out=block)
+                np.add(block, b[None, :], out=block)
+                np.minimum(acc, block.min(axis=0), out=acc)
     return out
-
-
-def _groups(lengths: list[int], chunk: int):
-    """Consecutive [first, last) runs of documents with at most `chunk` shingles in all;
-    a document bigger than a chunk forms a run of its own."""
-    first, total = 0, 0
-    for i, n in enumerate(lengths):
-        if i > first and total + n > chunk:
-            yield first, i
-            first, total = i, 0
-        total += n
-    if first < len(lengths):
-        yield first, len(lengths)
 
 
 def signature_of(text_words: list[str], params: LshParams) -> np.ndarray:
@@ -198,16 +182,32 @@ class Sketches:
     exact_hashes: list[str]
     shingle_counts: np.ndarray  # distinct shingles per document
     band_keys: np.ndarray  # (documents x bands) int64
+    shingle_sets: list[bytes] | None = None  # sorted distinct shingle hashes (uint32 LE), when kept
+
+
+def set_bytes(hashes: np.ndarray) -> bytes:
+    """A shingle set as sorted distinct 32-bit hashes: Jaccard on these equals Jaccard on the
+    shingle strings up to 32-bit collisions (about 1 in 4 billion per pair of shingles)."""
+    return np.unique(hashes).astype("<u4").tobytes()
+
+
+def set_jaccard(a: bytes, b: bytes) -> float:
+    x, y = np.frombuffer(a, dtype="<u4"), np.frombuffer(b, dtype="<u4")
+    if x.size == 0 and y.size == 0:
+        return 1.0
+    inter = np.intersect1d(x, y, assume_unique=True).size
+    return inter / (x.size + y.size - inter)
 
 
 class Sketcher:
     """Exact hash and band keys for batches of texts. Texts seen before in this process
     (by exact hash) reuse their keys: a page repeated many times is shingled once."""
 
-    def __init__(self, params: LshParams, memo_size: int = 100_000):
+    def __init__(self, params: LshParams, keep_sets: bool = False, memo_size: int = 20_000):
         self.params = params
+        self.keep_sets = keep_sets  # also return each shingle set, for pair verification
         self.memo_size = memo_size
-        self._memo: dict[str, tuple[int, np.ndarray]] = {}
+        self._memo: dict[str, tuple[int, np.ndarray, bytes | None]] = {}
 
     def sketch(self, texts: list[str | None]) -> Sketches:
         from lib.text_normalize import exact_hash, normalize
@@ -215,6 +215,7 @@ class Sketcher:
         p = self.params
         hashes, counts = [], np.zeros(len(texts), dtype=np.int64)
         keys = np.zeros((len(texts), p.bands), dtype=np.int64)
+        sets: list[bytes | None] = [None] * len(texts)
         todo, todo_hashes = [], []
         pending: dict[str, int] = {}  # exact hash -> first index in this batch
         copies: list[tuple[int, int]] = []  # (index, index of the same text in this batch)
@@ -223,7 +224,7 @@ class Sketcher:
             h = exact_hash(norm)
             hashes.append(h)
             if h in self._memo:
-                counts[i], keys[i] = self._memo[h]
+                counts[i], keys[i], sets[i] = self._memo[h]
             elif h in pending:
                 copies.append((i, pending[h]))
             else:
@@ -237,10 +238,18 @@ class Sketcher:
                 self._memo.clear()
             for j, i in enumerate(todo):
                 counts[i], keys[i] = len(todo_hashes[j]), fresh[j]
-                self._memo[hashes[i]] = (counts[i], fresh[j])
+                if self.keep_sets:
+                    sets[i] = set_bytes(todo_hashes[j])
+                self._memo[hashes[i]] = (counts[i], fresh[j], sets[i])
         for i, src in copies:
-            counts[i], keys[i] = counts[src], keys[src]
-        return Sketches(hashes, counts, keys)
+            counts[i], keys[i], sets[i] = counts[src], keys[src], sets[src]
+        return Sketches(hashes, counts, keys, sets if self.keep_sets else None)
+
+
+def text_set_bytes(text: str | None, ngram: int) -> bytes:
+    from lib.text_normalize import normalize
+
+    return set_bytes(shingle_hashes(list(set(shingles(normalize(text or "").split(), ngram)))))
 
 
 def shingle_set(text: str | None, ngram: int) -> set[str]:

@@ -2,7 +2,9 @@
 
 The archive mixes what a real crawl holds: Q&A, tutorial, article and product pages, a
 non-English page, a near-empty page, plus a request record, a 404, an image and a
-revisit, so the demo shows each of ingest's keep and drop paths.
+revisit, so the demo shows each of ingest's keep and drop paths; and two copies fetched a
+day later, a verbatim mirror and a syndicated repost with its own banner and footer, so
+dedup has an exact and a near duplicate to drop.
 """
 
 from __future__ import annotations
@@ -26,6 +28,20 @@ PAGES = {
     "article_gardening.html": ("https://garden.example.org/2026/balcony-herbs", "utf-8", "utf-8"),
     "german_bruchrechnung.html": ("https://mathe.example.de/brueche/addieren", "cp1252", "iso-8859-1"),
     "short_notice.html": ("https://status.example.com/maintenance", "utf-8", "utf-8"),
+}
+
+# Copies fetched a day after the originals: URL -> (original page, edit to its HTML).
+COPIES = {
+    "https://mirror.algebra-help.example.net/q/1041": ("qa_quadratic.html", None),
+    "https://homework-answers.example.com/probability/two-sixes": (
+        "qa_probability.html",
+        (
+            "<article>",
+            "<article>\n<p>Reposted from stats.example.net with the author's permission.</p>",
+            "</article>",
+            "<p>Found this useful? Share it with your study group.</p>\n</article>",
+        ),
+    ),
 }
 
 CRAWL = "WEBINSTRUCT-DEMO-2026"
@@ -55,6 +71,14 @@ def build_sample_archive(out: Path, when: dt.datetime | None = None) -> Path:
                 headers.append(("Content-Encoding", "gzip"))
             writer.write_record(_request(writer, url, stamp))
             writer.write_record(_response(writer, url, stamp, "200 OK", headers, payload))
+        later = (when + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for url, (name, edit) in COPIES.items():
+            html = page_html(name)
+            if edit:
+                html = html.replace(edit[0], edit[1], 1).replace(edit[2], edit[3], 1)
+            body = html.encode("utf-8")
+            headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
+            writer.write_record(_response(writer, url, later, "200 OK", headers, body))
         missing = "https://stats.example.net/q/78/deleted"
         writer.write_record(_response(writer, missing, stamp, "404 Not Found", [("Content-Type", "text/html")], b"<html><body>Not found</body></html>"))
         png = b"\x89PNG\r\n\x1a\n" + bytes(64)

@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 
 from pyspark.sql import types as T
 
-from lib.minhash import LshParams, Sketcher, jaccard, shingle_set
+from lib.minhash import LshParams, Sketcher, set_jaccard, text_set_bytes
 
 SKETCH_SCHEMA = T.StructType(
     [
@@ -17,6 +17,7 @@ SKETCH_SCHEMA = T.StructType(
         T.StructField("exact_hash", T.StringType()),
         T.StructField("shingles", T.LongType()),
         T.StructField("band_keys", T.ArrayType(T.LongType())),
+        T.StructField("shingle_set", T.BinaryType()),  # only with verification; never stored
     ]
 )
 
@@ -30,12 +31,12 @@ PAIR_SCHEMA = T.StructType(
 
 
 @functools.lru_cache(maxsize=4)
-def _sketcher(params: LshParams) -> Sketcher:
+def _sketcher(params: LshParams, keep_sets: bool) -> Sketcher:
     """One per Python worker: the memo of texts already sketched lives across tasks."""
-    return Sketcher(params)
+    return Sketcher(params, keep_sets=keep_sets)
 
 
-def sketch_documents(params: LshParams) -> Callable:
+def sketch_documents(params: LshParams, keep_sets: bool) -> Callable:
     """(doc_id, fetch_time, score, text) batches -> SKETCH_SCHEMA batches."""
     import pyarrow as pa
     from pyspark.sql.pandas.types import to_arrow_schema
@@ -43,7 +44,7 @@ def sketch_documents(params: LshParams) -> Callable:
     schema = to_arrow_schema(SKETCH_SCHEMA, timezone="UTC")
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        sketcher = _sketcher(params)
+        sketcher = _sketcher(params, keep_sets)
         for batch in batches:
             if batch.num_rows == 0:
                 continue
@@ -58,6 +59,7 @@ def sketch_documents(params: LshParams) -> Callable:
                     pa.array(out.exact_hashes, type=pa.string()),
                     pa.array(out.shingle_counts, type=pa.int64()),
                     pa.ListArray.from_arrays(offsets, flat),
+                    pa.array(out.shingle_sets if keep_sets else [None] * batch.num_rows, type=pa.binary()),
                 ],
                 schema=schema,
             )
@@ -66,19 +68,24 @@ def sketch_documents(params: LshParams) -> Callable:
 
 
 def verify_pairs(ngram: int) -> Callable:
-    """(src, dst, text_src, text_dst) batches -> (src, dst, jaccard) of the shingle sets."""
+    """(src, dst, set_src, set_dst, text_src, text_dst) batches -> (src, dst, jaccard).
+    Each side is a shingle set from the sketch step, or, for stored documents, the text
+    it is rebuilt from."""
     import pyarrow as pa
+
+    def side(sets: list, texts: list) -> list[bytes]:
+        return [s if s is not None else text_set_bytes(t, ngram) for s, t in zip(sets, texts)]
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            left = batch.column("text_src").to_pylist()
-            right = batch.column("text_dst").to_pylist()
-            scores = [jaccard(shingle_set(a, ngram), shingle_set(b, ngram)) for a, b in zip(left, right)]
+            col = batch.column
+            left = side(col("set_src").to_pylist(), col("text_src").to_pylist())
+            right = side(col("set_dst").to_pylist(), col("text_dst").to_pylist())
+            scores = [set_jaccard(a, b) for a, b in zip(left, right)]
             yield pa.RecordBatch.from_arrays(
-                [batch.column("src"), batch.column("dst"), pa.array(scores, type=pa.float64())],
-                names=["src", "dst", "jaccard"],
+                [col("src"), col("dst"), pa.array(scores, type=pa.float64())], names=["src", "dst", "jaccard"]
             )
 
     return run

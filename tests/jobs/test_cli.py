@@ -37,3 +37,17 @@ def test_sql_formats(lake_dir, capsys):
     assert main(["--lake", str(lake_dir), "sql", "SELECT stage, counters['kept'] AS kept FROM runs"]) == 0
     out = capsys.readouterr().out
     assert "| stage  | kept |" in out and "| ingest |   15 |" in out
+
+
+def test_dedup_command_prints_summary_and_feeds_the_view(lake_dir, capsys):
+    assert main(["--lake", str(lake_dir), "dedup"]) == 0
+    out = capsys.readouterr().out
+    assert "dedup summary" in out and "| documents in (new)" in out
+    row = [l for l in out.splitlines() if l.startswith("| documents in (new)")][0]
+    assert row.split("|")[2].strip() == "13"
+    query = "SELECT (SELECT count(*) FROM documents_dedup) AS kept, (SELECT count(*) FROM dedup WHERE is_keeper) AS keepers"
+    assert main(["--lake", str(lake_dir), "sql", query, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["kept"] == rows[0]["keepers"] > 0
+    assert main(["--lake", str(lake_dir), "dedup"]) == 0  # nothing new: nothing written
+    assert "| documents in (new)               | 0" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""The demo's own sample archive goes through ingest with each drop path exercised."""
+"""The demo's own sample archive goes through ingest and dedup with each drop path exercised."""
 
 from jobs import demo
 from jobs.lake import open_lake
@@ -10,9 +10,18 @@ def test_demo_sample_is_ingested_with_expected_drops(spark, make_config, tmp_pat
     assert demo.run(spark, cfg, lake, str(tmp_path / "work")) == 0
     out = capsys.readouterr().out
     docs = {r["url"]: r for r in lake.read("documents").collect()}
-    assert len(docs) == 6
+    docs_by_id = {r["doc_id"]: u for u, r in docs.items()}
+    assert len(docs) == 8  # 6 pages kept by ingest + 2 later copies
     physics = docs["http://physics.homework.example.co.uk/mechanics/braking-distance"]
     assert physics["charset"] == "cp1252" and "4 m/s²" in physics["text"]  # windows-1252 via <meta>
     assert not any("mathe.example.de" in u for u in docs)  # German page: language filter
     assert "dropped: language" in out and "dropped: too_short" in out and "dropped: revisit" in out
     assert "calculus-notes.example.edu" in out  # the demo query ran
+    outcome = {docs_by_id[r["doc_id"]]: r for r in lake.read("dedup").collect()}
+    mirror = outcome["https://mirror.algebra-help.example.net/q/1041"]
+    repost = outcome["https://homework-answers.example.com/probability/two-sixes"]
+    assert (mirror["reason"], mirror["is_keeper"]) == ("exact", False)
+    assert (repost["reason"], repost["is_keeper"]) == ("near", False)
+    assert docs_by_id[repost["cluster_id"]] == "https://stats.example.net/q/77/probability-two-sixes"
+    assert sum(r["is_keeper"] for r in outcome.values()) == 6
+    assert lake.spark.table("documents_dedup").count() == 6

@@ -49,7 +49,7 @@ def test_signatures_equal_datasketch(texts, num_perm, seed):
 def test_signatures_do_not_depend_on_chunking(texts):
     hashes = [shingle_hashes(shingles(normalize(t).split(), 5)) for t in texts]
     whole = signatures(hashes, 128, 1)
-    np.testing.assert_array_equal(whole, signatures(hashes, 128, 1, chunk=97))  # documents split across passes
+    np.testing.assert_array_equal(whole, signatures(hashes, 128, 1, chunk=97))  # documents folded in slices
     np.testing.assert_array_equal(whole, np.vstack([signatures([h], 128, 1) for h in hashes]))
 
 
