@@ -248,7 +248,7 @@ def main() -> int:
     from jobs.config import load_config
     from jobs.dedup import lsh_params
 
-    params = lsh_params(load_config(overrides=[f"dedup.threshold={args.threshold}"]))
+    params = lsh_params(load_config(overrides=[f"dedup.threshold={args.threshold}", *args.overrides]))
     results = []
     if args.only != "datatrove":
         seconds, counters, cluster, dropped = run_ours(docs, args.cores, work / "ours", args.threshold, args.overrides)

@@ -54,8 +54,11 @@ def _small_star(e):
 
 
 def _is_star_forest(e) -> bool:
-    """Every edge child -> parent with no parent that is itself a child: each star is then a
-    whole component centred on its smallest id."""
+    """Every child has exactly one parent and no parent is itself a child: each star is
+    then a whole component centred on its smallest id. (Small-star can leave a node with
+    two smaller parents; such a graph is not done yet.)"""
+    two_parents = e.groupBy("a").agg(F.count("*").alias("n")).where("n > 1")
+    if two_parents.limit(1).count():
+        return False
     parents = e.select(F.col("b").alias("a")).distinct()
     return parents.join(e.select("a"), "a", "left_semi").limit(1).count() == 0
-

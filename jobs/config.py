@@ -78,8 +78,8 @@ class DedupSection:
     # default leans to recall; `verify` then removes the extra false positives.
     bands: int = 0
     rows: int = 0
-    fp_weight: float = 0.1
-    fn_weight: float = 0.9
+    fp_weight: float = 0.05
+    fn_weight: float = 0.95
     verify: bool = True  # keep only candidate pairs whose true shingle Jaccard >= threshold
     bucket_cap: int = 50  # with verify: larger buckets link members to the smallest id, not pairwise
     max_iterations: int = 60  # connected-components rounds before giving up (log-depth in practice)

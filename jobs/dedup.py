@@ -172,9 +172,12 @@ def _run(spark, cfg: Config, lake: Lake, params: LshParams, materialize: Materia
             spark.conf.unset(conf_key)
         else:
             spark.conf.set(conf_key, before)
-    counters["documents_in"] = sk.count()
-    if counters["documents_in"] == 0:
+    n, nodes = sk.agg(F.count("*"), F.countDistinct("node")).collect()[0]
+    counters["documents_in"] = n
+    if n == 0:
         return dict(counters)
+    if nodes != n:  # 64-bit node ids: about 3% odds of any collision at 10^9 documents
+        raise RuntimeError(f"dedup: {n - nodes} node id collision(s) among {n} new documents; run them in smaller batches")
 
     edges_started = time.perf_counter()
     # -- stored rows that touch this batch ------------------------------------------------
@@ -183,15 +186,15 @@ def _run(spark, cfg: Config, lake: Lake, params: LshParams, materialize: Materia
         keys = sk.where("shingles > 0").select(F.explode("band_keys").alias("key")).distinct()
         old_node = F.xxhash64("cluster_id").alias("node")
         old_exact = old.join(hashes, "exact_hash", "left_semi").select("exact_hash", old_node, "cluster_id").distinct()
-        # One stored document per (band key, cluster): its own text is what a candidate
-        # pair is verified against, its cluster is the node it links to.
-        old_bands = (
-            old.where("shingles > 0")
+        # Stored documents sharing a band key with this batch: each one's own text is what
+        # a candidate pair is verified against; its cluster is the node it links to.
+        # Stored exact copies carry their keeper's keys and text, so they add nothing.
+        old_bands = materialize(
+            old.where("shingles > 0 AND reason != 'exact'")
             .select(F.explode("band_keys").alias("key"), "cluster_id", "doc_id")
             .join(keys, "key", "left_semi")
-            .groupBy("key", "cluster_id")
-            .agg(F.min("doc_id").alias("doc_id"))
-            .select("key", old_node, "cluster_id", "doc_id")
+            .select("key", old_node, "cluster_id", "doc_id"),
+            "stored-bands",
         )
         touched = old_exact.select("cluster_id").unionByName(old_bands.select("cluster_id")).distinct()
         sizes = old.join(touched, "cluster_id", "left_semi").groupBy("cluster_id").agg(F.count("*").alias("old_size"))
@@ -206,7 +209,7 @@ def _run(spark, cfg: Config, lake: Lake, params: LshParams, materialize: Materia
             ),
             "old-nodes",
         )
-        counters["stored_clusters_matched"] = old_nodes.count()
+        counters["stored_clusters_touched"] = old_nodes.count()
 
     # -- edges ------------------------------------------------------------------------------
     ex = sk.select("exact_hash", "node")
@@ -220,27 +223,32 @@ def _run(spark, cfg: Config, lake: Lake, params: LshParams, materialize: Materia
         sk.where("shingles > 0")
         .join(reps, "exact_hash")
         .where("node = rep")
-        .select(F.explode("band_keys").alias("key"), "node", "doc_id")
+        .select(F.explode("band_keys").alias("key"), "node", "doc_id", F.lit(True).alias("is_new"))
     )
     if old is not None:
-        band_rows = band_rows.unionByName(old_bands.select("key", "node", "doc_id"))
+        band_rows = band_rows.unionByName(old_bands.select("key", "node", "doc_id", F.lit(False).alias("is_new")))
     buckets = (
         band_rows.groupBy("key")
-        .agg(F.min(F.struct("node", "doc_id")).alias("low"), F.count("*").alias("size"))
+        .agg(F.min(F.struct("node", "doc_id", "is_new")).alias("low"), F.count("*").alias("size"))
         .where("size > 1")
-        .select("key", "size", F.col("low.node").alias("low"), F.col("low.doc_id").alias("low_doc"))
+        .select(
+            "key", "size", F.col("low.node").alias("low"), F.col("low.doc_id").alias("low_doc"),
+            F.col("low.is_new").alias("low_is_new"),
+        )
     )
     in_bucket = band_rows.join(buckets, "key")
     if d.verify:
-        star = in_bucket.where(f"size > {d.bucket_cap} AND node != low").select(
+        # Stored clusters were compared when they were made: pairs of two stored
+        # documents are not candidates again.
+        star = in_bucket.where(f"size > {d.bucket_cap} AND node != low AND (is_new OR low_is_new)").select(
             F.col("node").alias("src"), F.col("low").alias("dst"),
             F.col("doc_id").alias("src_doc"), F.col("low_doc").alias("dst_doc"),
         )
-        small = in_bucket.where(f"size <= {d.bucket_cap}").select("key", "node", "doc_id")
+        small = in_bucket.where(f"size <= {d.bucket_cap}").select("key", "node", "doc_id", "is_new")
         pairs = (
             small.alias("x")
             .join(small.alias("y"), "key")
-            .where(F.col("x.node") < F.col("y.node"))
+            .where((F.col("x.node") < F.col("y.node")) & (F.col("x.is_new") | F.col("y.is_new")))
             .select(
                 F.col("x.node").alias("src"), F.col("y.node").alias("dst"),
                 F.col("x.doc_id").alias("src_doc"), F.col("y.doc_id").alias("dst_doc"),
@@ -253,7 +261,7 @@ def _run(spark, cfg: Config, lake: Lake, params: LshParams, materialize: Materia
         if old is not None:
             stored = old_bands.select("doc_id").distinct()
             feats = feats.unionByName(
-                lake.read("documents").join(stored, "doc_id", "left_semi")
+                source.join(stored, "doc_id", "left_semi")
                 .select("doc_id", F.lit(None).cast("binary").alias("shingle_set"), "text")
             )
         src = feats.select(F.col("doc_id").alias("src_doc"), F.col("shingle_set").alias("set_src"), F.col("text").alias("text_src"))
@@ -269,7 +277,9 @@ def _run(spark, cfg: Config, lake: Lake, params: LshParams, materialize: Materia
         )
         counters["verified_pairs"] = near_edges.count()
     else:
-        near_edges = in_bucket.where("node != low").select(F.col("node").alias("src"), F.col("low").alias("dst"))
+        near_edges = in_bucket.where("node != low AND (is_new OR low_is_new)").select(
+            F.col("node").alias("src"), F.col("low").alias("dst")
+        )
 
     counters["ms_candidates"] = int((time.perf_counter() - edges_started) * 1000)
     edges = exact_edges.unionByName(near_edges)

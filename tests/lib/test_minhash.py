@@ -19,10 +19,9 @@ from lib.minhash import (
     signatures,
 )
 from lib.text_normalize import exact_hash, normalize
+import datasketch  # the reference implementation (dev extra)
 from tests.conftest import shared
 from tests.planted import load_pages
-
-datasketch = pytest.importorskip("datasketch")
 
 
 @pytest.fixture(scope="module")
