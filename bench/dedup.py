@@ -191,32 +191,26 @@ def run_datatrove(docs: list[dict], cores: int, work: Path, bands: int, rows: in
 # Quality
 # ---------------------------------------------------------------------------------------
 class Truth:
-    def __init__(self, docs: list[dict], threshold: float):
-        from lib.minhash import shingle_hashes, shingles
-        from lib.text_normalize import normalize
+    """Planted pairs and true Jaccard, on the same hashed shingle sets the job verifies with."""
 
+    def __init__(self, docs: list[dict], threshold: float):
         self.threshold = threshold
         self.by_id = {d["id"]: d for d in docs}
-        self._cache: dict[str, object] = {}
-        self._sh = lambda text: __import__("numpy").unique(shingle_hashes(shingles(normalize(text).split(), 5)))
+        self._sets: dict[str, bytes] = {}
         originals = {d["base"]: d["id"] for d in docs if d["kind"] == "original"}
         self.pairs = [(d["id"], originals[d["base"]]) for d in docs if d["kind"] != "original"]
         self.true_pairs = [p for p in self.pairs if self.jaccard(*p) >= threshold]
 
-    def sig(self, doc_id: str):
-        text = self.by_id[doc_id]["text"]
-        if text not in self._cache:
-            self._cache[text] = self._sh(text)
-        return self._cache[text]
-
     def jaccard(self, a: str, b: str) -> float:
-        import numpy as np
+        from lib.minhash import set_jaccard, text_set_bytes
 
-        x, y = self.sig(a), self.sig(b)
-        if x.size == 0 and y.size == 0:
-            return 1.0
-        inter = np.intersect1d(x, y, assume_unique=True).size
-        return inter / (x.size + y.size - inter)
+        sets = []
+        for doc_id in (a, b):
+            text = self.by_id[doc_id]["text"]
+            if text not in self._sets:
+                self._sets[text] = text_set_bytes(text, 5)
+            sets.append(self._sets[text])
+        return set_jaccard(*sets)
 
     def score(self, cluster: dict[str, str], dropped: set[str]) -> tuple[float, float]:
         recall = sum(cluster.get(a, a) == cluster.get(b, b) for a, b in self.true_pairs) / max(1, len(self.true_pairs))
