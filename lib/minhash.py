@@ -100,12 +100,20 @@ def shingle_hashes(items: list[str]) -> np.ndarray:
     return np.frombuffer(raw, dtype="<u4").astype(_U32)
 
 
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> _U32(16))
-    h = h * _U32(0x85EBCA6B)
-    h = h ^ (h >> _U32(13))
-    h = h * _U32(0xC2B2AE35)
-    return h ^ (h >> _U32(16))
+# MurmurHash3 finalisers (shifts and multipliers), an avalanching bijection per width.
+_FMIX = {
+    32: (_U32, 16, 0x85EBCA6B, 13, 0xC2B2AE35, 16),
+    64: (_U64, 33, 0xFF51AFD7ED558CCD, 33, 0xC4CEB9FE1A85EC53, 33),
+}
+
+
+def _fmix(h: np.ndarray, width: int) -> np.ndarray:
+    t, s1, m1, s2, m2, s3 = _FMIX[width]
+    h = h ^ (h >> t(s1))
+    h = h * t(m1)
+    h = h ^ (h >> t(s2))
+    h = h * t(m2)
+    return h ^ (h >> t(s3))
 
 
 # ---------------------------------------------------------------------------------------
@@ -127,7 +135,7 @@ def signatures(hash_lists: list[np.ndarray], num_perm: int, seed: int, chunk: in
         for i, hashes in enumerate(hash_lists):
             if len(hashes) == 0:
                 continue
-            hv = _fmix32(np.asarray(hashes, dtype=_U32))
+            hv = _fmix(np.asarray(hashes, dtype=_U32), 32)
             acc = out[i]
             for lo in range(0, hv.size, chunk):
                 part = hv[lo : lo + chunk]
@@ -138,21 +146,9 @@ def signatures(hash_lists: list[np.ndarray], num_perm: int, seed: int, chunk: in
     return out
 
 
-def signature_of(text_words: list[str], params: LshParams) -> np.ndarray:
-    return signatures([shingle_hashes(shingles(text_words, params.ngram))], params.num_perm, params.seed)[0]
-
-
 # ---------------------------------------------------------------------------------------
 # Band keys
 # ---------------------------------------------------------------------------------------
-def _fmix64(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> _U64(33))
-    h = h * _U64(0xFF51AFD7ED558CCD)
-    h = h ^ (h >> _U64(33))
-    h = h * _U64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> _U64(33))
-
-
 def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(documents x bands) int64: one 64-bit key per band, the band index folded in so
     equal values in different bands never share a key. Uses the first bands x rows
@@ -163,7 +159,7 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
         for band in range(bands):
             h = np.full(n, _U64(0x9E3779B97F4A7C15) * _U64(band + 1), dtype=_U64)
             for j in range(band * rows, (band + 1) * rows):
-                h = _fmix64(h ^ sigs[:, j].astype(_U64)) + _U64(j)
+                h = _fmix(h ^ sigs[:, j].astype(_U64), 64) + _U64(j)
             keys[:, band] = h
     return keys.view(np.int64)
 
