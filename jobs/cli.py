@@ -72,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "dedup":
         from jobs import dedup
 
-        counters = dedup.run(spark, cfg, lake)
+        try:
+            counters = dedup.run(spark, cfg, lake)
+        except dedup.DedupError as exc:
+            print(f"dedup: {exc}", file=sys.stderr)
+            return 2
         print_summary("dedup", dedup.summary_rows(counters))
         return 0
     if args.command == "tables":

@@ -38,7 +38,11 @@ from lib.minhash import LshParams, optimal_param
 SCHEME = "affine32-sha1"  # lib.minhash: datasketch's default MinHash scheme
 
 
-class DedupConfigMismatch(RuntimeError):
+class DedupError(RuntimeError):
+    """A dedup run cannot start; the message says what to do. Nothing was written."""
+
+
+class DedupConfigMismatch(DedupError):
     """The stored band keys were made with other parameters; matching them would be wrong."""
 
 
@@ -111,7 +115,7 @@ def read_input(lake: Lake, name: str):
     if name in DERIVED:
         return DERIVED[name][1](lake)
     if not lake.exists(name):
-        raise KeyError(f"dedup.input: no table {name!r} in lake {lake.root} (run ingest first)")
+        raise DedupError(f"dedup.input: no table {name!r} in lake {lake.root} (run ingest first)")
     return lake.read(name)
 
 

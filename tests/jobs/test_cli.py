@@ -51,3 +51,9 @@ def test_dedup_command_prints_summary_and_feeds_the_view(lake_dir, capsys):
     assert rows[0]["kept"] == rows[0]["keepers"] > 0
     assert main(["--lake", str(lake_dir), "dedup"]) == 0  # nothing new: nothing written
     assert "| documents in (new)               | 0" in capsys.readouterr().out
+
+
+def test_dedup_on_a_lake_without_documents_says_so(spark, tmp_path, capsys):
+    assert main(["--lake", str(tmp_path / "empty"), "dedup"]) == 2
+    err = capsys.readouterr().err
+    assert "dedup.input: no table 'documents'" in err and "run ingest first" in err
