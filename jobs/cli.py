@@ -39,6 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("dedup", parents=[common], help="exact + MinHash LSH dedup of new documents -> dedup table")
 
+    sub.add_parser("extract", parents=[common], help="LLM: question-answer pairs from new documents -> qa_extracted")
+    sub.add_parser("refine", parents=[common], help="LLM: rewrite extracted pairs -> qa_refined")
+
+    p = sub.add_parser("models", parents=[common], help="offline models")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    q = msub.add_parser("prepare", help="convert the packaged SmolLM2-135M-Instruct GGUF to a safetensors folder vLLM loads")
+    q.add_argument("--out", default=None, help="target folder (default: the user cache, as conf/local.toml expects)")
+    q.add_argument("--force", action="store_true", help="convert again even if the folder is ready")
+
     sub.add_parser("tables", parents=[common], help="list the lake's tables with rows and versions")
 
     p = sub.add_parser("sql", parents=[common], help="run Spark SQL over the lake's tables")
@@ -58,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
+    if args.command == "models":
+        from lib.llm.offline import prepare
+
+        print(prepare(args.out, args.force))
+        return 0
     from jobs.lake import open_lake
     from jobs.session import get_spark
 
@@ -78,6 +92,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"dedup: {exc}", file=sys.stderr)
             return 2
         print_summary("dedup", dedup.summary_rows(counters))
+        return 0
+    if args.command in ("extract", "refine"):
+        import importlib
+
+        from jobs.llm_stage import LlmStageError
+
+        stage = importlib.import_module(f"jobs.{args.command}")
+        try:
+            counters = stage.run(spark, cfg, lake)
+        except LlmStageError as exc:
+            print(f"{args.command}: {exc}", file=sys.stderr)
+            return 2
+        print_summary(args.command, stage.summary_rows(counters))
         return 0
     if args.command == "tables":
         print(tables_text(lake))

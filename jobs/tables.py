@@ -85,3 +85,48 @@ DEDUP = T.StructType(
         T.StructField("deduped_at", T.TimestampType()),
     ]
 )
+
+_GENERATION_FIELDS = [
+    T.StructField("raw_output", T.StringType()),  # the reply exactly as the engine returned it
+    T.StructField("finish_reason", T.StringType()),  # stop | length | error
+    T.StructField("error", T.StringType()),  # engine or parse error
+    T.StructField("model", T.StringType()),
+    T.StructField("prompt_version", T.StringType()),  # hash of the prompt template + schema
+    # tokens of the generation this row came from (shared by the pairs of one reply)
+    T.StructField("prompt_tokens", T.LongType()),
+    T.StructField("completion_tokens", T.LongType()),
+    T.StructField("generation_id", T.StringType()),  # one per engine request: sum tokens per id
+    T.StructField("run_id", T.StringType()),
+]
+
+QA_EXTRACTED = T.StructType(
+    [
+        T.StructField("qa_id", T.StringType()),  # hash of doc, model, prompt version, normalised question
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("url", T.StringType()),
+        T.StructField("chunk", T.IntegerType()),  # which window of the page the reply read
+        T.StructField("chunks", T.IntegerType()),  # windows the page was cut into
+        T.StructField("status", T.StringType()),  # ok | rejected | none | truncated | parse_error | engine_error
+        T.StructField("reject_reason", T.StringType()),  # why a parsed pair failed validation
+        T.StructField("orig_question", T.StringType()),
+        T.StructField("orig_answer", T.StringType()),
+    ]
+    + _GENERATION_FIELDS
+    + [T.StructField("extracted_at", T.TimestampType())]
+)
+
+QA_REFINED = T.StructType(
+    [
+        T.StructField("qa_id", T.StringType()),
+        T.StructField("refiner", T.StringType()),  # the refiner's model
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("status", T.StringType()),  # ok | rejected | truncated | parse_error | engine_error
+        T.StructField("reject_reason", T.StringType()),
+        T.StructField("question", T.StringType()),
+        T.StructField("answer", T.StringType()),
+        T.StructField("orig_question", T.StringType()),
+        T.StructField("orig_answer", T.StringType()),
+    ]
+    + _GENERATION_FIELDS
+    + [T.StructField("refined_at", T.TimestampType())]
+)

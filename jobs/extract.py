@@ -1,0 +1,140 @@
+"""Extract: an LLM reads each new document and lists the question-answer pairs it contains
+-> `qa_extracted`.
+
+Long pages are cut into overlapping windows of the model's context (lib.llm.chunking);
+pairs found in two windows are merged. Every reply is parsed and validated
+(lib.qa_parse); each document leaves at least one row, so its status is queryable and a
+rerun knows it is done. Work commits every `extract.commit_docs` documents
+(jobs/llm_stage.py); a rerun does only the (document, model, prompt version) triples with
+no row yet, plus those whose last attempt was an engine error when `retry_errors`.
+
+    spark-submit jobs/extract.py [--config F] [--lake DIR] [--set extract.key=value ...]
+"""
+
+from __future__ import annotations
+
+if __package__ in (None, ""):  # run as a script by spark-submit: make the repo importable
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+import datetime as dt
+
+from jobs.config import Config
+from jobs.lake import Lake
+from jobs.llm_stage import LlmStageError, check_model, engine_spec, run_slices, sampling, status_counters
+from jobs.runs import RunRecorder
+from jobs.tables import QA_EXTRACTED
+from lib.llm.prompts import PromptError, load_prompt
+from lib.qa_parse import Limits
+
+TABLE = "qa_extracted"
+
+
+def read_documents(lake: Lake, name: str):
+    from jobs.views import DERIVED
+
+    if name in DERIVED:
+        needs, build = DERIVED[name]
+        missing = [t for t in needs if not lake.exists(t)]
+        if missing:
+            raise LlmStageError(f"extract.input {name!r} needs table(s) {', '.join(missing)} (run ingest and dedup first)")
+        return build(lake)
+    if not lake.exists(name):
+        raise LlmStageError(f"extract.input: no table {name!r} in lake {lake.root} (run ingest first)")
+    return lake.read(name)
+
+
+def done_documents(lake: Lake, model: str, prompt_version: str, retry_errors: bool):
+    """Documents this model and prompt version already answered for."""
+    from pyspark.sql import functions as F
+
+    rows = lake.read(TABLE).where((F.col("model") == model) & (F.col("prompt_version") == prompt_version))
+    if not retry_errors:
+        return rows.select("doc_id").distinct()
+    # done = has rows and none of them is an engine error (an error retries the whole page)
+    per_doc = rows.groupBy("doc_id").agg(F.max((F.col("status") == "engine_error").cast("int")).alias("err"))
+    return per_doc.where("err = 0").select("doc_id")
+
+
+def run(spark, cfg: Config, lake: Lake) -> dict:
+    from pyspark.sql import functions as F
+
+    from udfs.llm import llm_map
+
+    e = cfg.extract
+    try:
+        prompt = load_prompt(e.prompt)
+    except PromptError as exc:
+        raise LlmStageError(f"extract.prompt: {exc}") from None
+    spec = engine_spec(cfg)
+    check_model(spec)
+    docs = read_documents(lake, e.input)
+    recorder = RunRecorder(lake, "extract", cfg, args={"input": e.input, "model": spec.model, "prompt_version": prompt.version})
+    todo = docs.select("doc_id", "url", "title", "text")
+    if lake.exists(TABLE):
+        todo = todo.join(done_documents(lake, spec.model, prompt.version, e.retry_errors), "doc_id", "left_anti")
+
+    limits = Limits(e.max_question_chars, e.max_answer_chars)
+    samp = sampling(e, cfg.llm.seed)
+    max_model_len, max_tokens, overlap, max_chunks = cfg.llm.max_model_len, e.max_tokens, e.chunk_overlap, e.max_chunks
+
+    def make_task(tokenizer):
+        from lib.qa_tasks import ExtractTask
+
+        return ExtractTask(prompt, spec.model, tokenizer, max_model_len, max_tokens, overlap, max_chunks, limits)
+
+    columns = [f.name for f in QA_EXTRACTED.fields if f.name not in ("run_id", "extracted_at")]
+    now = dt.datetime.now(dt.timezone.utc)
+    scratch = lake.scratch("extract", recorder.run_id)
+    try:
+        counters = run_slices(
+            spark, cfg, lake, stage="extract", table=TABLE, todo=todo, per_commit=e.commit_docs,
+            map_fn=llm_map(spec, samp, cfg.llm.batch_tokens, make_task, columns), out_schema=QA_EXTRACTED,
+            finish=lambda df: df.withColumn("extracted_at", F.lit(now).cast("timestamp")),
+            run_id=recorder.run_id, scratch=scratch,
+        )
+    finally:
+        lake.remove_tree(scratch)
+    counters["documents_in"] = counters.pop("records_in")
+    counters.update(status_counters(lake, TABLE, recorder.run_id))
+    if counters["rows_written"]:
+        pairs = lake.read(TABLE).where((F.col("run_id") == recorder.run_id) & (F.col("status") == "ok"))
+        counters["documents_with_pairs"] = pairs.select("doc_id").distinct().count()
+    recorder.finish("ok", counters)
+    return counters
+
+
+def summary_rows(counters: dict) -> list[tuple[str, object]]:
+    return llm_summary(counters, "documents in (new)", "documents_in") + [
+        ("documents with pairs", counters.get("documents_with_pairs", 0)),
+    ]
+
+
+def llm_summary(counters: dict, label: str, key: str) -> list[tuple[str, object]]:
+    rows = [(label, counters.get(key, 0)), ("rows written", counters.get("rows_written", 0))]
+    for k in sorted(k for k in counters if k.startswith("status_")):
+        rows.append((f"  status {k[7:]}", counters[k]))
+    for k in sorted(k for k in counters if k.startswith("rejected_")):
+        rows.append((f"  rejected: {k[9:]}", counters[k]))
+    seconds = counters.get("ms_generate", 0) / 1000
+    rows += [
+        ("engine requests", counters.get("generations", 0)),
+        ("tokens in / out", f"{counters.get('tokens_in', 0)} / {counters.get('tokens_out', 0)}"),
+        ("output tokens per second", f"{counters.get('tokens_out', 0) / seconds:.1f}" if seconds else "-"),
+        ("commits", counters.get("slices", 0)),
+    ]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    from jobs.cli import main as cli_main
+
+    return cli_main(["extract", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

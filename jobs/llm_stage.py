@@ -1,0 +1,138 @@
+"""What the LLM stages share: engine spec and sampling from config, GPU scheduling, and the
+commit loop that makes a days-long stage resumable.
+
+Resume inside a stage: the documents (or pairs) still to do are written once to scratch,
+split into slices of `commit_docs`, and each slice is generated and committed as its own
+Delta transaction (transaction id = run id + slice number). A crash loses at most the
+slice in flight; the rerun's anti-join skips every slice that committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+from jobs.config import Config
+from lib.llm.spec import EngineSpec
+from lib.llm.types import Sampling
+
+log = logging.getLogger("webinstruct.llm")
+
+
+class LlmStageError(RuntimeError):
+    """An LLM stage cannot start; the message says what to do. Nothing was written."""
+
+
+def engine_spec(cfg: Config, model: str | None = None) -> EngineSpec:
+    m = cfg.llm
+    import json
+
+    return EngineSpec(
+        kind=m.engine, model=model or m.model, tokenizer=m.tokenizer, max_model_len=m.max_model_len,
+        seed=m.seed, dtype=m.dtype, tensor_parallel_size=m.tensor_parallel_size,
+        gpu_memory_utilization=m.gpu_memory_utilization, enforce_eager=m.enforce_eager,
+        cpu_kvcache_gb=m.cpu_kvcache_gb, engine_args=json.dumps(m.engine_args, sort_keys=True),
+        base_url=m.base_url, api_key_env=m.api_key_env, concurrency=m.concurrency,
+        timeout_s=m.timeout_s, max_retries=m.max_retries, backoff_s=m.backoff_s,
+    )
+
+
+def sampling(section, seed: int) -> Sampling:
+    return Sampling(
+        temperature=section.temperature, top_p=section.top_p, max_tokens=section.max_tokens,
+        seed=seed, repetition_penalty=section.repetition_penalty,
+    )
+
+
+def check_model(spec: EngineSpec) -> None:
+    """Fail before Spark work when a local model or tokenizer folder is missing."""
+    for key, path in (("llm.model", spec.model_path if spec.kind == "vllm" else ""), ("llm.tokenizer", spec.tokenizer_path)):
+        if path and path.startswith(("/", ".")) and not Path(path).exists():
+            hint = " (run `webinstruct models prepare` for the offline model)" if "webinstruct/models" in path else ""
+            raise LlmStageError(f"{key}: no model folder {path}{hint}")
+
+
+def resource_profile(cfg: Config):
+    """One task = one engine on `gpus_per_task` GPUs (stage-level scheduling), or None for
+    the cluster's default profile. Needs a cluster manager with dynamic allocation (YARN,
+    Kubernetes, standalone) or Databricks; local mode ignores profiles."""
+    if not cfg.llm.gpu:
+        return None
+    from pyspark.resource import ResourceProfileBuilder, TaskResourceRequests
+
+    task = TaskResourceRequests().cpus(cfg.llm.cpus_per_task).resource("gpu", cfg.llm.gpus_per_task)
+    return ResourceProfileBuilder().require(task).build
+
+
+def map_options(cfg: Config) -> dict:
+    profile = resource_profile(cfg)
+    return {"profile": profile} if profile is not None else {}
+
+
+def partitions(spark, cfg: Config) -> int:
+    if cfg.llm.partitions:
+        return cfg.llm.partitions
+    return max(1, spark.sparkContext.defaultParallelism // (cfg.llm.cpus_per_task if cfg.llm.gpu else 1))
+
+
+def run_slices(spark, cfg: Config, lake, *, stage: str, table: str, todo, per_commit: int, map_fn,
+               out_schema, finish, run_id: str, scratch: str) -> dict:
+    """Generate and commit `todo` slice by slice; returns counters of what was done.
+
+    `map_fn` is the mapInPandas function, `finish(df)` adds the driver-side columns."""
+    from pyspark.sql import functions as F
+
+    counters = {"slices": 0, "rows_written": 0, "ms_generate": 0}
+    todo_path = f"{scratch}/todo"
+    todo.write.mode("overwrite").parquet(todo_path)
+    staged = spark.read.parquet(todo_path)
+    total = staged.count()
+    counters["records_in"] = total
+    if total == 0:
+        return counters
+    nllm_slices = math.ceil(total / per_commit)
+    staged.withColumn("llm_slice", F.pmod(F.xxhash64(*staged.columns[:1]), F.lit(nllm_slices))).write.mode(
+        "overwrite"
+    ).partitionBy("llm_slice").parquet(f"{scratch}/slices")
+    gen_schema = [f for f in out_schema.fields if f.name not in ("run_id",) and not f.name.endswith("_at")]
+    from pyspark.sql.types import StructType
+
+    map_schema = StructType(gen_schema)
+    n_parts = partitions(spark, cfg)
+    opts = map_options(cfg)
+    done = 0
+    for s in range(nllm_slices):
+        folder = f"{scratch}/slices/llm_slice={s}"
+        try:
+            part = spark.read.parquet(folder)
+        except Exception:  # noqa: BLE001 - an empty slice has no folder
+            continue
+        size = part.count()
+        started = time.monotonic()
+        out = part.repartition(min(n_parts, size)).mapInPandas(map_fn, map_schema, **opts)
+        out = finish(out.withColumn("run_id", F.lit(run_id)))
+        commit = lake.append(table, out.select(*out_schema.fieldNames()), txn=(f"webinstruct.{stage}.{run_id}", s))
+        counters["ms_generate"] += int((time.monotonic() - started) * 1000)
+        counters["slices"] += 1
+        counters["rows_written"] += commit.rows
+        done += size
+        log.warning("%s: slice %d/%d committed (%d/%d records, %d rows)", stage, s + 1, nllm_slices, done, total, commit.rows)
+    return counters
+
+
+def status_counters(lake, table: str, run_id: str) -> dict:
+    """Rows by status and the tokens of this run's generations (counted once per request)."""
+    from pyspark.sql import functions as F
+
+    if not lake.exists(table):
+        return {}
+    rows = lake.read(table).where(F.col("run_id") == run_id)
+    out = {f"status_{r['status']}": int(r["n"]) for r in rows.groupBy("status").agg(F.count("*").alias("n")).collect()}
+    gens = rows.groupBy("generation_id").agg(F.max("prompt_tokens").alias("p"), F.max("completion_tokens").alias("c"))
+    agg = gens.agg(F.count("*").alias("g"), F.sum("p").alias("p"), F.sum("c").alias("c")).collect()[0]
+    out.update({"generations": int(agg["g"] or 0), "tokens_in": int(agg["p"] or 0), "tokens_out": int(agg["c"] or 0)})
+    for r in rows.where("reject_reason IS NOT NULL").groupBy("reject_reason").count().collect():
+        out[f"rejected_{r['reject_reason']}"] = int(r["count"])
+    return out

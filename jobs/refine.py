@@ -1,0 +1,123 @@
+"""Refine: one or more LLMs rewrite each extracted pair into a self-contained instruction
+with its reasoning steps -> `qa_refined` (one row per pair and refiner).
+
+Refiners are `refine.models` (default: `llm.model`). With `assign = "hash"` each pair goes
+to one refiner chosen by a hash of its qa_id (stable: adding data never reshuffles old
+pairs); with "all" every refiner rewrites every pair. Refiners run one after another, so
+an executor holds one model at a time. A rewrite that changes the original's final
+answer is rejected (`final_answer_changed`). Resumable like extract: commits every
+`refine.commit_pairs` pairs; a rerun does only the (pair, refiner, prompt version) rows
+that are missing.
+
+    spark-submit jobs/refine.py [--config F] [--lake DIR] [--set refine.key=value ...]
+"""
+
+from __future__ import annotations
+
+if __package__ in (None, ""):  # run as a script by spark-submit: make the repo importable
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+import datetime as dt
+from collections import Counter
+
+from jobs.config import Config
+from jobs.lake import Lake
+from jobs.llm_stage import LlmStageError, check_model, engine_spec, run_slices, sampling, status_counters
+from jobs.runs import RunRecorder
+from jobs.tables import QA_REFINED
+from lib.llm.prompts import PromptError, load_prompt
+from lib.qa_parse import Limits
+
+TABLE = "qa_refined"
+SOURCE = "qa_extracted"
+
+
+def refiners(cfg: Config) -> list[str]:
+    return list(cfg.refine.models) or [cfg.llm.model]
+
+
+def assigned(pairs, models: list[str], index: int, mode: str):
+    from pyspark.sql import functions as F
+
+    if mode == "all" or len(models) == 1:
+        return pairs
+    return pairs.where(F.pmod(F.xxhash64("qa_id"), F.lit(len(models))) == index)
+
+
+def run(spark, cfg: Config, lake: Lake) -> dict:
+    from pyspark.sql import functions as F
+
+    from udfs.llm import llm_map
+
+    r = cfg.refine
+    try:
+        prompt = load_prompt(r.prompt)
+    except PromptError as exc:
+        raise LlmStageError(f"refine.prompt: {exc}") from None
+    if not lake.exists(SOURCE):
+        raise LlmStageError(f"no table {SOURCE!r} in lake {lake.root} (run extract first)")
+    models = refiners(cfg)
+    specs = [engine_spec(cfg, m) for m in models]
+    for spec in specs:
+        check_model(spec)
+    recorder = RunRecorder(lake, "refine", cfg, args={"models": models, "assign": r.assign, "prompt_version": prompt.version})
+    pairs = lake.read(SOURCE).where(F.col("status") == "ok").select("qa_id", "doc_id", "orig_question", "orig_answer")
+    limits = Limits(r.max_question_chars, r.max_answer_chars)
+    samp = sampling(r, cfg.llm.seed)
+    columns = [f.name for f in QA_REFINED.fields if f.name not in ("run_id", "refined_at")]
+    now = dt.datetime.now(dt.timezone.utc)
+    totals: Counter = Counter()
+    max_model_len, max_tokens, check = cfg.llm.max_model_len, r.max_tokens, r.check_final_answer
+    for i, spec in enumerate(specs):
+        todo = assigned(pairs, models, i, r.assign)
+        if lake.exists(TABLE):
+            done = lake.read(TABLE).where(
+                (F.col("refiner") == spec.model) & (F.col("prompt_version") == prompt.version)
+            )
+            if r.retry_errors:
+                done = done.where(F.col("status") != "engine_error")
+            todo = todo.join(done.select("qa_id").distinct(), "qa_id", "left_anti")
+
+        def make_task(tokenizer, spec=spec):
+            from lib.qa_tasks import RefineTask
+
+            return RefineTask(prompt, spec.model, tokenizer, max_model_len, max_tokens, limits, check)
+
+        scratch = lake.scratch("refine", recorder.run_id, str(i))
+        try:
+            counters = run_slices(
+                spark, cfg, lake, stage=f"refine{i}", table=TABLE, todo=todo, per_commit=r.commit_pairs,
+                map_fn=llm_map(spec, samp, cfg.llm.batch_tokens, make_task, columns), out_schema=QA_REFINED,
+                finish=lambda df: df.withColumn("refined_at", F.lit(now).cast("timestamp")),
+                run_id=recorder.run_id, scratch=scratch,
+            )
+        finally:
+            lake.remove_tree(scratch)
+        totals.update(counters)
+    totals["pairs_in"] = totals.pop("records_in", 0)
+    totals["refiners"] = len(models)
+    totals.update(status_counters(lake, TABLE, recorder.run_id))
+    counters = dict(totals)
+    recorder.finish("ok", counters)
+    return counters
+
+
+def summary_rows(counters: dict) -> list[tuple[str, object]]:
+    from jobs.extract import llm_summary
+
+    return [("refiners", counters.get("refiners", 0))] + llm_summary(counters, "pairs in (new, per refiner)", "pairs_in")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    from jobs.cli import main as cli_main
+
+    return cli_main(["refine", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

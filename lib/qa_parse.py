@@ -1,0 +1,171 @@
+"""Parse and validate LLM replies for extraction and refinement. Never trust a reply.
+
+Structured output makes well-formed JSON likely, not certain: the reply can be cut off at
+max_tokens, an OpenAI-compatible server may ignore the schema, a model may wrap JSON in a
+code fence or add prose. Each reply ends as exactly one status:
+
+  ok           parsed, and at least one pair passed validation
+  none         parsed, and the page holds no pair (an empty list)
+  rejected     parsed, but every pair failed validation (each keeps its reason)
+  truncated    the engine stopped at max_tokens: the JSON is incomplete
+  parse_error  not JSON, or JSON of the wrong shape
+  engine_error the engine failed for this request (the error text is kept)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from lib.text_normalize import normalize
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", re.DOTALL)
+_NO_ANSWER = {"", "n/a", "na", "none", "null", "no answer", "unanswered", "unknown", "-", "?", "..."}
+_BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
+_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*(?:/\d+)?")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_question_chars: int = 4000
+    max_answer_chars: int = 12000
+    min_answer_chars: int = 1
+
+
+@dataclass
+class Pair:
+    question: str
+    answer: str
+    reject_reason: str | None = None
+    chunk: int = 0
+
+
+@dataclass
+class Parsed:
+    status: str
+    pairs: list[Pair] = field(default_factory=list)
+    error: str | None = None
+
+
+def _load_json(text: str):
+    fenced = _FENCE.match(text)
+    body = fenced.group(1) if fenced else text
+    try:
+        return json.loads(body), None
+    except json.JSONDecodeError as exc:
+        # prose around one JSON object: take the outermost braces, once
+        start, end = body.find("{"), body.rfind("}")
+        if 0 <= start < end:
+            try:
+                return json.loads(body[start : end + 1]), None
+            except json.JSONDecodeError:
+                pass
+        return None, f"not JSON: {exc.msg} at char {exc.pos}"
+
+
+def validate_pair(question: str, answer: str, limits: Limits) -> str | None:
+    """The reason a pair is unusable, or None."""
+    q, a = question.strip(), answer.strip()
+    if not q:
+        return "empty_question"
+    if a.lower().strip(" .!") in _NO_ANSWER or len(a) < limits.min_answer_chars:
+        return "no_answer"
+    if len(q) > limits.max_question_chars:
+        return "question_too_long"
+    if len(a) > limits.max_answer_chars:
+        return "answer_too_long"
+    if normalize(q) == normalize(a):
+        return "answer_repeats_question"
+    return None
+
+
+def _early_status(text: str, finish_reason: str, error: str | None) -> Parsed | None:
+    if error:
+        return Parsed("engine_error", error=error)
+    if finish_reason == "length":
+        return Parsed("truncated", error="stopped at max_tokens")
+    if not text.strip():
+        return Parsed("parse_error", error="empty reply")
+    return None
+
+
+def parse_extraction(text: str, finish_reason: str, error: str | None, limits: Limits, chunk: int = 0) -> Parsed:
+    early = _early_status(text, finish_reason, error)
+    if early:
+        return early
+    data, err = _load_json(text)
+    if err:
+        return Parsed("parse_error", error=err)
+    if isinstance(data, list):  # a bare list of pairs is an acceptable reading of the schema
+        data = {"pairs": data}
+    if not isinstance(data, dict) or not isinstance(data.get("pairs"), list):
+        return Parsed("parse_error", error="schema: expected an object with a 'pairs' list")
+    pairs = []
+    for i, item in enumerate(data["pairs"]):
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str) or not isinstance(item.get("answer"), str):
+            return Parsed("parse_error", error=f"schema: pairs[{i}] needs string 'question' and 'answer'")
+        q, a = item["question"].strip(), item["answer"].strip()
+        pairs.append(Pair(q, a, validate_pair(q, a, limits), chunk))
+    if not pairs:
+        return Parsed("none")
+    status = "ok" if any(p.reject_reason is None for p in pairs) else "rejected"
+    return Parsed(status, pairs)
+
+
+def merge_pairs(pairs: list[Pair]) -> list[Pair]:
+    """One pair per normalised question across a document's chunks (overlapping windows
+    find the same pair twice). Valid beats rejected, then the longer answer (a window edge
+    can cut an answer short), then the earlier chunk."""
+    best: dict[str, Pair] = {}
+    order: list[str] = []
+    for p in pairs:
+        key = normalize(p.question)
+        cur = best.get(key)
+        if cur is None:
+            best[key] = p
+            order.append(key)
+        elif _rank(p) < _rank(cur):
+            best[key] = p
+    return [best[k] for k in order]
+
+
+def _rank(p: Pair):
+    return (p.reject_reason is not None, -len(p.answer), p.chunk)
+
+
+def final_answer(answer: str) -> str | None:
+    """The answer's conclusion as a checkable token: the last \\boxed{} content, else the
+    last number in the final non-empty line; None when there is nothing to check."""
+    boxed = _BOXED.findall(answer)
+    if boxed:
+        return boxed[-1].strip()
+    lines = [line for line in answer.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    numbers = _NUMBER.findall(lines[-1])
+    return numbers[-1] if numbers else None
+
+
+def parse_refinement(
+    text: str, finish_reason: str, error: str | None, limits: Limits, orig_answer: str
+) -> Parsed:
+    early = _early_status(text, finish_reason, error)
+    if early:
+        return early
+    data, err = _load_json(text)
+    if err:
+        return Parsed("parse_error", error=err)
+    if not isinstance(data, dict) or not isinstance(data.get("question"), str) or not isinstance(data.get("answer"), str):
+        return Parsed("parse_error", error="schema: expected an object with string 'question' and 'answer'")
+    q, a = data["question"].strip(), data["answer"].strip()
+    reason = validate_pair(q, a, limits)
+    if reason is None:
+        expected = final_answer(orig_answer)
+        if expected is not None and _compact(expected) not in _compact(a):
+            reason = "final_answer_changed"
+    return Parsed("ok" if reason is None else "rejected", [Pair(q, a, reason)])
+
+
+def _compact(s: str) -> str:
+    return re.sub(r"\s+", "", s).replace(",", "")

@@ -1,0 +1,185 @@
+"""What the extract and refine stages ask an engine, and the rows they make of its replies.
+
+Spark-free, so the whole path from record to output rows is testable without a cluster:
+udfs/llm.py only streams records through `batched` and an engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+from lib.llm.chunking import plan_chunks
+from lib.llm.prompts import Prompt
+from lib.llm.types import ChatRequest, Generation
+from lib.qa_parse import Limits, Pair, Parsed, merge_pairs, parse_extraction, parse_refinement
+from lib.text_normalize import normalize
+
+MAX_TITLE_CHARS = 200
+SAFETY_TOKENS = 16  # chat-template tokens a count can miss (role markers at the seams)
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def generation_id(*parts: str) -> str:
+    return _hash("gen", *parts)
+
+
+@dataclass
+class Work:
+    """Requests for one record: all are generated in the same batch, so one record's rows
+    are written together and a record is either done or not."""
+
+    record: dict
+    requests: list[ChatRequest]
+    meta: list  # per request: what `rows` needs to interpret its reply
+    tokens: int  # prompt + reply budget of all requests, for batch sizing
+
+
+class ExtractTask:
+    def __init__(self, prompt: Prompt, model: str, tokenizer, max_model_len: int, max_tokens: int,
+                 overlap: int, max_chunks: int, limits: Limits):
+        self.prompt, self.model, self.tok = prompt, model, tokenizer
+        self.max_tokens, self.overlap, self.max_chunks, self.limits = max_tokens, overlap, max_chunks, limits
+        self.overhead = tokenizer.count_chat(prompt.messages(title="", document="")) + SAFETY_TOKENS
+        self.max_model_len = max_model_len
+        self.skipped_chunks = 0  # chunks past max_chunks, for the counters
+
+    def work(self, record: dict) -> Work:
+        title = (record.get("title") or "")[:MAX_TITLE_CHARS]
+        text = record.get("text") or ""
+        budget = self.max_model_len - self.max_tokens - self.overhead - self.tok.count(title)
+        if budget < 64:
+            raise ValueError(
+                f"llm.max_model_len {self.max_model_len} leaves {budget} tokens for page text after "
+                f"the prompt and extract.max_tokens {self.max_tokens}; raise max_model_len or lower max_tokens"
+            )
+        chunks = plan_chunks(text, self.tok.offsets(text), budget, self.overlap)
+        if len(chunks) > self.max_chunks:
+            self.skipped_chunks += len(chunks) - self.max_chunks
+            chunks = chunks[: self.max_chunks]
+        requests, meta, tokens = [], [], 0
+        for c in chunks:
+            requests.append(ChatRequest(self.prompt.messages(title=title, document=text[c.start : c.end]), self.prompt.schema))
+            meta.append((c.index, len(chunks)))
+            tokens += self.overhead + c.tokens + self.max_tokens
+        return Work(record, requests, meta, tokens)
+
+    def rows(self, work: Work, generations: list[Generation]) -> list[dict]:
+        doc_id = work.record["doc_id"]
+        base = {"doc_id": doc_id, "url": work.record.get("url"), "model": self.model, "prompt_version": self.prompt.version}
+        pairs: list[Pair] = []
+        failed, empty = [], []
+        gen_of_chunk = {}
+        for (chunk, chunks), gen in zip(work.meta, generations):
+            parsed = parse_extraction(gen.text, gen.finish_reason, gen.error, self.limits, chunk)
+            gen_row = _generation_fields(gen, generation_id(doc_id, self.model, self.prompt.version, str(chunk)))
+            gen_of_chunk[chunk] = (gen_row, chunks)
+            if parsed.pairs:
+                pairs.extend(parsed.pairs)
+            elif parsed.status == "none":
+                empty.append((chunk, parsed))
+            else:
+                failed.append((chunk, parsed))
+        rows = []
+        for p in merge_pairs(pairs):
+            gen_row, chunks = gen_of_chunk[p.chunk]
+            rows.append({
+                **base, **gen_row, "chunk": p.chunk, "chunks": chunks,
+                "qa_id": _hash(doc_id, self.model, self.prompt.version, normalize(p.question)),
+                "status": "ok" if p.reject_reason is None else "rejected", "reject_reason": p.reject_reason,
+                "orig_question": p.question, "orig_answer": p.answer,
+            })
+        # a page with pairs needs no `none` rows for its other chunks; failures are always kept
+        for chunk, parsed in failed + ([] if rows else empty):
+            gen_row, chunks = gen_of_chunk[chunk]
+            rows.append({
+                **base, **gen_row, "chunk": chunk, "chunks": chunks,
+                "qa_id": _hash(doc_id, self.model, self.prompt.version, f"#{chunk}:{parsed.status}"),
+                "status": parsed.status, "reject_reason": None, "error": parsed.error or gen_row["error"],
+                "orig_question": None, "orig_answer": None,
+            })
+        return rows
+
+
+class RefineTask:
+    def __init__(self, prompt: Prompt, model: str, tokenizer, max_model_len: int, max_tokens: int,
+                 limits: Limits, check_final_answer: bool):
+        self.prompt, self.model, self.tok = prompt, model, tokenizer
+        self.max_model_len, self.max_tokens, self.limits = max_model_len, max_tokens, limits
+        self.check_final_answer = check_final_answer
+
+    def work(self, record: dict) -> Work:
+        messages = self.prompt.messages(question=record["orig_question"], answer=record["orig_answer"])
+        prompt_tokens = self.tok.count_chat(messages)
+        if prompt_tokens + self.max_tokens > self.max_model_len:  # never sent: it cannot fit
+            return Work(record, [], [prompt_tokens], 0)
+        return Work(record, [ChatRequest(messages, self.prompt.schema)], [prompt_tokens], prompt_tokens + self.max_tokens)
+
+    def rows(self, work: Work, generations: list[Generation]) -> list[dict]:
+        r = work.record
+        if not work.requests:
+            gen = Generation(prompt_tokens=0, finish_reason="")
+            parsed = None
+        else:
+            gen = generations[0]
+        gen_row = _generation_fields(gen, generation_id(r["qa_id"], self.model, self.prompt.version))
+        if work.requests:
+            orig_answer = r["orig_answer"] if self.check_final_answer else ""
+            parsed = parse_refinement(gen.text, gen.finish_reason, gen.error, self.limits, orig_answer)
+        else:
+            parsed = Parsed("rejected", [Pair("", "", "too_long_for_context")],
+                            f"prompt of {work.meta[0]} tokens + refine.max_tokens exceeds llm.max_model_len")
+        pair = parsed.pairs[0] if parsed.pairs else None
+        return [{
+            **gen_row, "qa_id": r["qa_id"], "refiner": self.model, "doc_id": r["doc_id"],
+            "status": parsed.status, "reject_reason": pair.reject_reason if pair else None,
+            "error": parsed.error or gen_row["error"],
+            "question": (pair.question or None) if pair else None, "answer": (pair.answer or None) if pair else None,
+            "orig_question": r["orig_question"], "orig_answer": r["orig_answer"],
+            "model": self.model, "prompt_version": self.prompt.version,
+        }]
+
+
+def _generation_fields(gen: Generation, gen_id: str) -> dict:
+    return {
+        "raw_output": gen.text if not gen.error else None,
+        "finish_reason": gen.finish_reason,
+        "error": gen.error,
+        "prompt_tokens": gen.prompt_tokens,
+        "completion_tokens": gen.completion_tokens,
+        "generation_id": gen_id,
+    }
+
+
+def batched(works: Iterable[Work], batch_tokens: int) -> Iterator[list[Work]]:
+    """Group whole records into engine calls of about `batch_tokens` (prompt + reply budget);
+    a record larger than the budget goes alone."""
+    batch, size = [], 0
+    for w in works:
+        if batch and size + w.tokens > batch_tokens:
+            yield batch
+            batch, size = [], 0
+        batch.append(w)
+        size += w.tokens
+    if batch:
+        yield batch
+
+
+def run_batches(works: Iterable[Work], generate: Callable[[list[ChatRequest]], list[Generation]],
+                make_rows: Callable[[Work, list[Generation]], list[dict]], batch_tokens: int) -> Iterator[list[dict]]:
+    """One list of rows per engine call, in input order."""
+    for batch in batched(works, batch_tokens):
+        requests = [req for w in batch for req in w.requests]
+        generations = generate(requests)
+        if len(generations) != len(requests):
+            raise RuntimeError(f"engine returned {len(generations)} results for {len(requests)} requests")
+        out, i = [], 0
+        for w in batch:
+            n = len(w.requests)
+            out.extend(make_rows(w, generations[i : i + n]))
+            i += n
+        yield out
