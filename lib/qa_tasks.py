@@ -13,8 +13,7 @@ from typing import Callable, Iterable, Iterator
 from lib.llm.chunking import plan_chunks
 from lib.llm.prompts import Prompt
 from lib.llm.types import ChatRequest, Generation
-from lib.qa_parse import Limits, Pair, Parsed, merge_pairs, parse_extraction, parse_refinement
-from lib.text_normalize import normalize
+from lib.qa_parse import Limits, Pair, Parsed, merge_pairs, question_key, parse_extraction, parse_refinement
 
 MAX_TITLE_CHARS = 200
 SAFETY_TOKENS = 16  # chat-template tokens a count can miss (role markers at the seams)
@@ -89,7 +88,7 @@ class ExtractTask:
             gen_row, chunks = gen_of_chunk[p.chunk]
             rows.append({
                 **base, **gen_row, "chunk": p.chunk, "chunks": chunks,
-                "qa_id": _hash(doc_id, self.model, self.prompt.version, normalize(p.question)),
+                "qa_id": _hash(doc_id, self.model, self.prompt.version, question_key(p.question)),
                 "status": "ok" if p.reject_reason is None else "rejected", "reject_reason": p.reject_reason,
                 "orig_question": p.question, "orig_answer": p.answer,
             })

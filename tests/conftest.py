@@ -39,3 +39,21 @@ def make_config(tmp_path):
         return load_config(lake=str(lake or tmp_path / "lake"), overrides=list(overrides))
 
     return build
+
+
+@pytest.fixture(scope="session")
+def offline_model():
+    """The packaged SmolLM2-135M-Instruct as a safetensors folder (converted once, cached)."""
+    from lib.llm.offline import prepare
+
+    return prepare()
+
+
+def real_pages(page_type: str | None = None) -> list[dict]:
+    """wceb2026 pages with their human-verified main text, shortest first."""
+    import json
+
+    folder = shared("pages", "wceb2026")
+    rows = [json.loads(line) for line in open(folder / "labels.jsonl", encoding="utf-8")]
+    rows = [r for r in rows if page_type is None or r["page_type"] == page_type]
+    return sorted(rows, key=lambda r: (len(r["main_content"]), r["file_id"]))
