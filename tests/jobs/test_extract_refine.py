@@ -84,7 +84,7 @@ def test_crash_after_a_commit_resumes_with_only_the_missing_documents(stage, mon
     assert len({r["qa_id"] for r in rows}) == len(rows)
 
 
-def test_extracted_rows_have_valid_statuses_tokens_and_parsed_outputs(stage):
+def test_extracted_rows_have_valid_statuses_tokens_and_parsed_outputs(stage, offline_model):
     cfg, lake, _ = stage
     rows = [r.asDict() for r in lake.read("qa_extracted").collect()]
     version = load_prompt("extract").version
@@ -107,6 +107,18 @@ def test_extracted_rows_have_valid_statuses_tokens_and_parsed_outputs(stage):
             assert r["finish_reason"] == "length" and r["completion_tokens"] == MAX_TOKENS
         if r["status"] in ("none", "truncated", "parse_error"):
             assert r["orig_question"] is None
+    # token counts are the engine's, and equal our own count of the prompt we built
+    from lib.llm.tokenizer import load_tokenizer
+    from lib.qa_parse import Limits
+    from lib.qa_tasks import ExtractTask
+
+    task = ExtractTask(load_prompt("extract"), cfg.llm.model, load_tokenizer(cfg.llm.tokenizer or str(offline_model)),
+                       cfg.llm.max_model_len, MAX_TOKENS, cfg.extract.chunk_overlap, cfg.extract.max_chunks, Limits())
+    docs = {d["doc_id"]: d.asDict() for d in lake.read("documents").collect()}
+    for r in rows:
+        work = task.work(docs[r["doc_id"]])
+        assert r["chunks"] == len(work.requests)
+        assert r["prompt_tokens"] == task.tok.count_chat(work.requests[r["chunk"]].messages)
     # structured output: every reply that finished parses as the schema
     assert counts.get("parse_error", 0) == 0, counts
     print(f"\nextract statuses on real pages: {counts}")

@@ -1,0 +1,59 @@
+"""LLM config wiring that needs no engine: GPU scheduling, engine specs, bad values."""
+
+import pytest
+
+from jobs.config import ConfigError, load_config
+from jobs.llm_stage import LlmStageError, check_model, engine_spec, map_options, resource_profile
+
+
+def test_gpu_config_builds_a_resource_profile_with_gpus_per_task():
+    cfg = load_config(overrides=["llm.gpu=true", "llm.gpus_per_task=2", "llm.cpus_per_task=8"])
+    profile = resource_profile(cfg)
+    assert profile.taskResources["gpu"].amount == 2.0
+    assert profile.taskResources["cpus"].amount == 8
+    assert map_options(cfg)["profile"].taskResources["gpu"].amount == 2.0
+
+
+def test_cpu_config_uses_the_default_profile():
+    cfg = load_config()
+    assert resource_profile(cfg) is None and map_options(cfg) == {}
+
+
+def test_engine_spec_carries_config_and_never_the_key(monkeypatch):
+    monkeypatch.setenv("MY_LLM_KEY", "sk-secret")
+    cfg = load_config(overrides=[
+        "llm.engine=openai", "llm.base_url=http://fleet:8000/v1", "llm.api_key_env=MY_LLM_KEY",
+        "llm.concurrency=32", "llm.model=Qwen/Qwen2.5-7B-Instruct",
+    ])
+    spec = engine_spec(cfg)
+    assert (spec.kind, spec.base_url, spec.concurrency, spec.api_key_env) == ("openai", "http://fleet:8000/v1", 32, "MY_LLM_KEY")
+    assert "sk-secret" not in repr(spec) and "sk-secret" not in cfg.digest()
+    assert engine_spec(cfg, "other/model").model == "other/model"
+
+
+def test_engine_args_reach_the_spec_as_json():
+    cfg = load_config()  # conf/local.toml turns torch.compile off for CPU
+    assert engine_spec(cfg).extra_args() == {"compilation_config": {"mode": 0}}
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("llm.engine=tgi", "llm.engine must be one of vllm, openai"),
+        ("llm.engine=openai", "llm.base_url is required"),
+        ("llm.api_key_env=sk-abc.def", "NAME of an environment variable"),
+        ("extract.max_tokens=4096", "extract.max_tokens must be between 1 and llm.max_model_len - 1"),
+        ("refine.assign=random", "refine.assign must be one of hash, all"),
+        ("refine.models=[1]", "refine.models must be a list"),
+        ("llm.gpu_memory_utilization=1.5", "llm.gpu_memory_utilization"),
+    ],
+)
+def test_bad_llm_config_names_the_key(override, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        load_config(overrides=[override])
+
+
+def test_missing_local_model_folder_says_how_to_make_it(tmp_path):
+    cfg = load_config(overrides=[f"llm.model={tmp_path}/webinstruct/models/none"])
+    with pytest.raises(LlmStageError, match="webinstruct models prepare"):
+        check_model(engine_spec(cfg))
