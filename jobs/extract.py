@@ -118,7 +118,7 @@ def llm_summary(counters: dict, label: str, key: str) -> list[tuple[str, object]
         rows.append((f"  status {k[7:]}", counters[k]))
     for k in sorted(k for k in counters if k.startswith("rejected_")):
         rows.append((f"  rejected: {k[9:]}", counters[k]))
-    seconds = counters.get("ms_generate", 0) / 1000
+    seconds = counters.get("ms_slices", 0) / 1000
     rows += [
         ("engine requests", counters.get("generations", 0)),
         ("tokens in / out", f"{counters.get('tokens_in', 0)} / {counters.get('tokens_out', 0)}"),

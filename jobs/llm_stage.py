@@ -33,7 +33,7 @@ def engine_spec(cfg: Config, model: str | None = None) -> EngineSpec:
         kind=m.engine, model=model or m.model, tokenizer=m.tokenizer, max_model_len=m.max_model_len,
         seed=m.seed, dtype=m.dtype, tensor_parallel_size=m.tensor_parallel_size,
         gpu_memory_utilization=m.gpu_memory_utilization, enforce_eager=m.enforce_eager,
-        cpu_kvcache_gb=m.cpu_kvcache_gb, engine_args=json.dumps(m.engine_args, sort_keys=True),
+        cpu_kvcache_gb=m.cpu_kvcache_gb, cpu_threads=m.cpu_threads, engine_args=json.dumps(m.engine_args, sort_keys=True),
         base_url=m.base_url, api_key_env=m.api_key_env, concurrency=m.concurrency,
         timeout_s=m.timeout_s, max_retries=m.max_retries, backoff_s=m.backoff_s,
     )
@@ -82,18 +82,17 @@ def run_slices(spark, cfg: Config, lake, *, stage: str, table: str, todo, per_co
     """Generate and commit `todo` slice by slice; returns counters of what was done.
 
     `map_fn` is the mapInPandas function, `finish(df)` adds the driver-side columns."""
+    from pyspark.errors import AnalysisException
     from pyspark.sql import functions as F
 
-    counters = {"slices": 0, "rows_written": 0, "ms_generate": 0}
-    todo_path = f"{scratch}/todo"
-    todo.write.mode("overwrite").parquet(todo_path)
-    staged = spark.read.parquet(todo_path)
-    total = staged.count()
+    counters = {"slices": 0, "rows_written": 0, "ms_slices": 0}  # ms_slices: generation + commits
+    total = todo.count()
     counters["records_in"] = total
     if total == 0:
         return counters
-    nllm_slices = math.ceil(total / per_commit)
-    staged.withColumn("llm_slice", F.pmod(F.xxhash64(*staged.columns[:1]), F.lit(nllm_slices))).write.mode(
+    n_slices = math.ceil(total / per_commit)
+    # staged once, one folder per slice: each commit reads only its own slice
+    todo.withColumn("llm_slice", F.pmod(F.xxhash64(todo.columns[0]), F.lit(n_slices))).write.mode(
         "overwrite"
     ).partitionBy("llm_slice").parquet(f"{scratch}/slices")
     gen_schema = [f for f in out_schema.fields if f.name not in ("run_id",) and not f.name.endswith("_at")]
@@ -103,22 +102,25 @@ def run_slices(spark, cfg: Config, lake, *, stage: str, table: str, todo, per_co
     n_parts = partitions(spark, cfg)
     opts = map_options(cfg)
     done = 0
-    for s in range(nllm_slices):
+    for s in range(n_slices):
         folder = f"{scratch}/slices/llm_slice={s}"
         try:
             part = spark.read.parquet(folder)
-        except Exception:  # noqa: BLE001 - an empty slice has no folder
+        except AnalysisException:  # no document hashed to this slice: no folder
             continue
         size = part.count()
         started = time.monotonic()
-        out = part.repartition(min(n_parts, size)).mapInPandas(map_fn, map_schema, **opts)
+        # sorted inside each task: the same input gives the same engine batches, so greedy
+        # decoding gives the same replies on a rerun elsewhere
+        key = part.columns[0]
+        out = part.repartition(min(n_parts, size), key).sortWithinPartitions(key).mapInPandas(map_fn, map_schema, **opts)
         out = finish(out.withColumn("run_id", F.lit(run_id)))
         commit = lake.append(table, out.select(*out_schema.fieldNames()), txn=(f"webinstruct.{stage}.{run_id}", s))
-        counters["ms_generate"] += int((time.monotonic() - started) * 1000)
+        counters["ms_slices"] += int((time.monotonic() - started) * 1000)
         counters["slices"] += 1
         counters["rows_written"] += commit.rows
         done += size
-        log.warning("%s: slice %d/%d committed (%d/%d records, %d rows)", stage, s + 1, nllm_slices, done, total, commit.rows)
+        log.warning("%s: slice %d/%d committed (%d/%d records, %d rows)", stage, s + 1, n_slices, done, total, commit.rows)
     return counters
 
 

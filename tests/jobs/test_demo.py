@@ -1,10 +1,14 @@
-"""The demo's own sample archive goes through ingest and dedup with each drop path exercised."""
+"""The demo's own sample archive goes through ingest, dedup, extract and refine (the real
+offline model on vLLM CPU), with each drop path exercised."""
+
+import pytest
 
 from jobs import demo
 from jobs.lake import open_lake
 
 
-def test_demo_sample_is_ingested_with_expected_drops(spark, make_config, tmp_path, capsys):
+@pytest.mark.llm
+def test_demo_runs_every_stage_on_its_sample(spark, make_config, tmp_path, capsys, offline_model):
     cfg = make_config()
     lake = open_lake(spark, cfg)
     assert demo.run(spark, cfg, lake, str(tmp_path / "work")) == 0
@@ -25,3 +29,11 @@ def test_demo_sample_is_ingested_with_expected_drops(spark, make_config, tmp_pat
     assert docs_by_id[repost["cluster_id"]] == "https://stats.example.net/q/77/probability-two-sixes"
     assert sum(r["is_keeper"] for r in outcome.values()) == 6
     assert lake.spark.table("documents_dedup").count() == 6
+    # extract read exactly the kept documents; refine rewrote exactly the valid pairs
+    extracted = lake.read("qa_extracted").collect()
+    kept = {r["doc_id"] for r in lake.spark.table("documents_dedup").collect()}
+    assert {r["doc_id"] for r in extracted} == kept
+    ok = {r["qa_id"] for r in extracted if r["status"] == "ok"}
+    if ok:
+        assert {r["qa_id"] for r in lake.read("qa_refined").collect()} == ok
+    assert "extract summary" in out and "refine summary" in out and "output tokens per second" in out

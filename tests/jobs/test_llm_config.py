@@ -57,3 +57,25 @@ def test_missing_local_model_folder_says_how_to_make_it(tmp_path):
     cfg = load_config(overrides=[f"llm.model={tmp_path}/webinstruct/models/none"])
     with pytest.raises(LlmStageError, match="webinstruct models prepare"):
         check_model(engine_spec(cfg))
+
+
+def test_done_documents_retry_engine_errors_only_when_asked(spark, make_config):
+    from jobs.extract import TABLE, done_documents
+    from jobs.lake import open_lake
+    from jobs.tables import QA_EXTRACTED
+
+    lake = open_lake(spark, make_config())
+    rows = [
+        ("a", "ok", "m", "v1"), ("a", "none", "m", "v1"),  # done
+        ("b", "engine_error", "m", "v1"),  # failed: retried
+        ("c", "ok", "m", "v1"), ("c", "engine_error", "m", "v1"),  # one chunk failed: retried
+        ("d", "ok", "m", "v0"),  # older prompt version: not done for v1
+        ("e", "ok", "other", "v1"),  # other model: not done for m
+    ]
+    data = [{**{f: None for f in QA_EXTRACTED.fieldNames()}, "qa_id": f"{d}{i}", "doc_id": d, "status": s,
+             "model": m, "prompt_version": v} for i, (d, s, m, v) in enumerate(rows)]
+    lake.append(TABLE, spark.createDataFrame(data, QA_EXTRACTED))
+    done = {r["doc_id"] for r in done_documents(lake, "m", "v1", retry_errors=True).collect()}
+    assert done == {"a"}
+    done = {r["doc_id"] for r in done_documents(lake, "m", "v1", retry_errors=False).collect()}
+    assert done == {"a", "b", "c"}
