@@ -93,9 +93,9 @@ class DedupSection:
 @dataclass
 class LlmSection:
     engine: str = field(default="vllm", metadata=choice("vllm", "openai"))
-    # vllm: a local folder or a Hugging Face id; openai: the served model name. The default
-    # is the offline model that `webinstruct models prepare` writes.
-    model: str = "~/.cache/webinstruct/models/SmolLM2-135M-Instruct"
+    # vllm: a local folder, a Hugging Face id, or offline:<name> for a model that
+    # `webinstruct models prepare` wrote to the user cache; openai: the served model name.
+    model: str = "offline:SmolLM2-135M-Instruct"
     tokenizer: str = ""  # local folder or id for token budgets; "" = model (openai: set it)
     max_model_len: int = 2048  # context the engine is started with; chunks are cut to fit it
     seed: int = 0
@@ -286,6 +286,11 @@ def _check_llm(cfg: Config) -> None:
         raise ConfigError(f"llm.gpu_memory_utilization must be in (0, 1]; got {m.gpu_memory_utilization}")
     if m.engine == "openai" and not m.base_url:
         raise ConfigError("llm.base_url is required when llm.engine = 'openai' (e.g. http://host:8000/v1)")
+    if m.engine == "openai" and not m.tokenizer:
+        raise ConfigError(
+            "llm.tokenizer is required when llm.engine = 'openai': a local folder (or id) with the served "
+            "model's tokenizer, which sizes page chunks to the context"
+        )
     if m.api_key_env and not m.api_key_env.replace("_", "").isalnum():
         raise ConfigError("llm.api_key_env is the NAME of an environment variable (letters, digits, _), never the key itself")
     for name in ("extract", "refine"):

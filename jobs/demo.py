@@ -50,9 +50,10 @@ def run(spark, cfg: Config, lake, workdir: str) -> int:
 
 def _prepare_offline_model(cfg: Config) -> None:
     """The demo's model is the packaged offline one: convert it once into the user cache."""
-    from lib.llm.offline import default_model_dir, is_prepared, prepare
     from jobs.llm_stage import engine_spec
+    from lib.llm.offline import default_model_dir, is_prepared, prepare
 
     spec = engine_spec(cfg)
     if spec.kind == "vllm" and Path(spec.model_path) == default_model_dir() and not is_prepared(default_model_dir()):
-        print(f"preparing the offline model in {prepare()}")
+        print("preparing the offline model (once) ...")
+        print(f"offline model ready in {prepare()}")

@@ -85,6 +85,12 @@ def run(spark, cfg: Config, lake: Lake) -> dict:
 
         return ExtractTask(prompt, spec.model, tokenizer, max_model_len, max_tokens, overlap, max_chunks, limits)
 
+    try:  # on the driver too: a context too small for the prompt fails here, not in a task
+        from lib.llm.tokenizer import load_tokenizer
+
+        make_task(load_tokenizer(spec.tokenizer_path))
+    except ValueError as exc:
+        raise LlmStageError(str(exc)) from None
     columns = [f.name for f in QA_EXTRACTED.fields if f.name not in ("run_id", "extracted_at")]
     now = dt.datetime.now(dt.timezone.utc)
     scratch = lake.scratch("extract", recorder.run_id)

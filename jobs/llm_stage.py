@@ -48,10 +48,17 @@ def sampling(section, seed: int) -> Sampling:
 
 def check_model(spec: EngineSpec) -> None:
     """Fail before Spark work when a local model or tokenizer folder is missing."""
-    for key, path in (("llm.model", spec.model_path if spec.kind == "vllm" else ""), ("llm.tokenizer", spec.tokenizer_path)):
+    from lib.llm.offline import is_prepared
+    from lib.llm.spec import OFFLINE
+
+    for key, name, path in (
+        ("llm.model", spec.model if spec.kind == "vllm" else "", spec.model_path if spec.kind == "vllm" else ""),
+        ("llm.tokenizer", spec.tokenizer or spec.model, spec.tokenizer_path),
+    ):
+        if name.startswith(OFFLINE) and not is_prepared(Path(path)):
+            raise LlmStageError(f"{key}: the offline model {name!r} is not prepared in {path} (run `webinstruct models prepare`)")
         if path and path.startswith(("/", ".")) and not Path(path).exists():
-            hint = " (run `webinstruct models prepare` for the offline model)" if "webinstruct/models" in path else ""
-            raise LlmStageError(f"{key}: no model folder {path}{hint}")
+            raise LlmStageError(f"{key}: no model folder {path}")
 
 
 def resource_profile(cfg: Config):

@@ -16,7 +16,8 @@ from lib.llm.types import ChatRequest, Generation
 from lib.qa_parse import Limits, Pair, Parsed, merge_pairs, question_key, parse_extraction, parse_refinement
 
 MAX_TITLE_CHARS = 200
-SAFETY_TOKENS = 16  # chat-template tokens a count can miss (role markers at the seams)
+SAFETY_TOKENS = 16
+MIN_TEXT_TOKENS = 128  # a context that leaves less for page text is a configuration error  # chat-template tokens a count can miss (role markers at the seams)
 
 
 def _hash(*parts: str) -> str:
@@ -46,16 +47,19 @@ class ExtractTask:
         self.overhead = tokenizer.count_chat(prompt.messages(title="", document="")) + SAFETY_TOKENS
         self.max_model_len = max_model_len
         self.skipped_chunks = 0  # chunks past max_chunks, for the counters
+        if self._budget(0) < MIN_TEXT_TOKENS:
+            raise ValueError(
+                f"llm.max_model_len {max_model_len} leaves {self._budget(0)} tokens for page text after the "
+                f"prompt ({self.overhead}) and extract.max_tokens ({max_tokens}); raise max_model_len or lower max_tokens"
+            )
+
+    def _budget(self, title_tokens: int) -> int:
+        return self.max_model_len - self.max_tokens - self.overhead - title_tokens
 
     def work(self, record: dict) -> Work:
         title = (record.get("title") or "")[:MAX_TITLE_CHARS]
         text = record.get("text") or ""
-        budget = self.max_model_len - self.max_tokens - self.overhead - self.tok.count(title)
-        if budget < 64:
-            raise ValueError(
-                f"llm.max_model_len {self.max_model_len} leaves {budget} tokens for page text after "
-                f"the prompt and extract.max_tokens {self.max_tokens}; raise max_model_len or lower max_tokens"
-            )
+        budget = max(MIN_TEXT_TOKENS // 2, self._budget(self.tok.count(title)))  # a 200-char title cannot starve the text
         chunks = plan_chunks(text, self.tok.offsets(text), budget, self.overlap)
         if len(chunks) > self.max_chunks:
             self.skipped_chunks += len(chunks) - self.max_chunks

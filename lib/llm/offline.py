@@ -70,10 +70,18 @@ def _save_plain(model, folder: Path) -> None:
     from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    import torch
+
+    # bfloat16: what vLLM runs it in on CPU and GPU alike; half the size of float32
+    state = {
+        k: (v.to(torch.bfloat16) if v.is_floating_point() else v).detach().contiguous().clone()
+        for k, v in model.state_dict().items()
+        if k != "lm_head.weight"
+    }
     save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
     config = model.config
     config.tie_word_embeddings = True
+    config.dtype = "bfloat16"
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     config.save_pretrained(folder)

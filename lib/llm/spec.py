@@ -10,7 +10,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class EngineSpec:
     kind: str  # vllm | openai
-    model: str  # path or Hugging Face id (vllm); served model name (openai)
+    model: str  # path, Hugging Face id or offline:<name> (vllm); served model name (openai)
     tokenizer: str = ""  # path or id for counting tokens; "" = model
     max_model_len: int = 2048
     seed: int = 0
@@ -42,5 +42,12 @@ class EngineSpec:
         return json.loads(self.engine_args or "{}")
 
 
+OFFLINE = "offline:"  # "offline:<name>": a model `webinstruct models prepare` wrote to the user cache
+
+
 def _expand(path: str) -> str:
+    if path.startswith(OFFLINE):
+        from lib.llm.offline import cache_dir
+
+        return str(cache_dir() / path[len(OFFLINE):])
     return os.path.expandvars(os.path.expanduser(path)) if path.startswith(("~", "$")) else path

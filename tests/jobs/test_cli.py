@@ -67,7 +67,6 @@ def test_llm_stages_on_a_lake_without_their_input_say_so(spark, tmp_path, capsys
     assert "no table 'qa_extracted'" in capsys.readouterr().err
 
 
-def test_extract_with_a_missing_model_folder_fails_before_spark_work(lake_dir, tmp_path, capsys):
-    missing = tmp_path / "webinstruct" / "models" / "nothing-here"
-    assert main(["--lake", str(lake_dir), "--set", f"llm.model={missing}", "extract"]) == 2
+def test_extract_with_an_unprepared_model_fails_before_spark_work(lake_dir, capsys):
+    assert main(["--lake", str(lake_dir), "--set", "llm.model=offline:nothing-here", "extract"]) == 2
     assert "webinstruct models prepare" in capsys.readouterr().err

@@ -23,7 +23,7 @@ def test_engine_spec_carries_config_and_never_the_key(monkeypatch):
     monkeypatch.setenv("MY_LLM_KEY", "sk-secret")
     cfg = load_config(overrides=[
         "llm.engine=openai", "llm.base_url=http://fleet:8000/v1", "llm.api_key_env=MY_LLM_KEY",
-        "llm.concurrency=32", "llm.model=Qwen/Qwen2.5-7B-Instruct",
+        "llm.concurrency=32", "llm.model=Qwen/Qwen2.5-7B-Instruct", "llm.tokenizer=/models/qwen",
     ])
     spec = engine_spec(cfg)
     assert (spec.kind, spec.base_url, spec.concurrency, spec.api_key_env) == ("openai", "http://fleet:8000/v1", 32, "MY_LLM_KEY")
@@ -41,6 +41,7 @@ def test_engine_args_reach_the_spec_as_json():
     [
         ("llm.engine=tgi", "llm.engine must be one of vllm, openai"),
         ("llm.engine=openai", "llm.base_url is required"),
+        ("llm.base_url=http://h/v1 ; llm.engine=openai", "llm.tokenizer is required"),
         ("llm.api_key_env=sk-abc.def", "NAME of an environment variable"),
         ("extract.max_tokens=4096", "extract.max_tokens must be between 1 and llm.max_model_len - 1"),
         ("refine.assign=random", "refine.assign must be one of hash, all"),
@@ -50,12 +51,17 @@ def test_engine_args_reach_the_spec_as_json():
 )
 def test_bad_llm_config_names_the_key(override, message):
     with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
-        load_config(overrides=[override])
+        load_config(overrides=override.split(" ; "))
 
 
-def test_missing_local_model_folder_says_how_to_make_it(tmp_path):
-    cfg = load_config(overrides=[f"llm.model={tmp_path}/webinstruct/models/none"])
-    with pytest.raises(LlmStageError, match="webinstruct models prepare"):
+def test_missing_model_folders_fail_before_spark_work(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cfg = load_config(overrides=["llm.model=offline:NotPrepared"])
+    assert engine_spec(cfg).model_path == str(tmp_path / "webinstruct" / "models" / "NotPrepared")
+    with pytest.raises(LlmStageError, match=r"not prepared .* \(run `webinstruct models prepare`\)"):
+        check_model(engine_spec(cfg))
+    cfg = load_config(overrides=[f"llm.model={tmp_path}/elsewhere"])
+    with pytest.raises(LlmStageError, match="llm.model: no model folder"):
         check_model(engine_spec(cfg))
 
 
@@ -79,3 +85,13 @@ def test_done_documents_retry_engine_errors_only_when_asked(spark, make_config):
     assert done == {"a"}
     done = {r["doc_id"] for r in done_documents(lake, "m", "v1", retry_errors=False).collect()}
     assert done == {"a", "b", "c"}
+
+
+def test_context_too_small_for_the_prompt_is_a_config_error_before_generation(offline_model):
+    from lib.llm.prompts import load_prompt
+    from lib.llm.tokenizer import load_tokenizer
+    from lib.qa_parse import Limits
+    from lib.qa_tasks import ExtractTask
+
+    with pytest.raises(ValueError, match="leaves .* tokens for page text"):
+        ExtractTask(load_prompt("extract"), "m", load_tokenizer(str(offline_model)), 1024, 700, 64, 4, Limits())
