@@ -16,8 +16,8 @@ from lib.llm.types import ChatRequest, Generation
 from lib.qa_parse import Limits, Pair, Parsed, merge_pairs, question_key, parse_extraction, parse_refinement
 
 MAX_TITLE_CHARS = 200
-SAFETY_TOKENS = 16
-MIN_TEXT_TOKENS = 128  # a context that leaves less for page text is a configuration error  # chat-template tokens a count can miss (role markers at the seams)
+SAFETY_TOKENS = 16  # chat-template tokens a count can miss (role markers at the seams)
+MIN_TEXT_TOKENS = 128  # a context that leaves less for page text is a configuration error
 
 
 def _hash(*parts: str) -> str:
