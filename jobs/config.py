@@ -148,6 +148,9 @@ class RefineSection:
     # Refiner models (each a vllm path/id or served name, with the [llm] engine settings);
     # [] = llm.model. MAmmoTH2 used two refiners for diversity.
     models: list = field(default_factory=list)
+    # tokenizer folder/id per refiner, same order as models; [] = each model's own (and
+    # llm.tokenizer for llm.model). Needed with the openai engine and several refiners.
+    tokenizers: list = field(default_factory=list)
     assign: str = field(default="hash", metadata=choice("hash", "all"))  # each pair to one refiner by hash, or to all
     max_tokens: int = 1024
     temperature: float = 0.0
@@ -303,5 +306,7 @@ def _check_llm(cfg: Config) -> None:
         raise ConfigError("extract.commit_docs, extract.max_chunks and refine.commit_pairs must be at least 1")
     if cfg.extract.chunk_overlap < 0:
         raise ConfigError("extract.chunk_overlap must be >= 0")
-    if not all(isinstance(x, str) and x for x in cfg.refine.models):
-        raise ConfigError("refine.models must be a list of model names or paths")
+    if not all(isinstance(x, str) and x for x in cfg.refine.models + cfg.refine.tokenizers):
+        raise ConfigError("refine.models and refine.tokenizers must be lists of model names or paths")
+    if cfg.refine.tokenizers and len(cfg.refine.tokenizers) != len(cfg.refine.models):
+        raise ConfigError("refine.tokenizers, when set, needs one entry per refine.models entry")

@@ -23,7 +23,15 @@ import datetime as dt
 
 from jobs.config import Config
 from jobs.lake import Lake
-from jobs.llm_stage import LlmStageError, check_model, engine_spec, run_slices, sampling, status_counters
+from jobs.llm_stage import (
+    LlmStageError,
+    check_model,
+    engine_spec,
+    latest_attempt,
+    run_slices,
+    sampling,
+    status_counters,
+)
 from jobs.runs import RunRecorder
 from jobs.tables import QA_EXTRACTED
 from lib.llm.prompts import PromptError, load_prompt
@@ -47,15 +55,23 @@ def read_documents(lake: Lake, name: str):
 
 
 def done_documents(lake: Lake, model: str, prompt_version: str, retry_errors: bool):
-    """Documents this model and prompt version already answered for."""
+    """Documents this model and prompt version already answered for: any attempt, or with
+    `retry_errors` only those whose latest attempt had no engine error (an error retries
+    the whole page; the failed attempt's rows stay as history)."""
     from pyspark.sql import functions as F
 
     rows = lake.read(TABLE).where((F.col("model") == model) & (F.col("prompt_version") == prompt_version))
     if not retry_errors:
         return rows.select("doc_id").distinct()
-    # done = has rows and none of them is an engine error (an error retries the whole page)
-    per_doc = rows.groupBy("doc_id").agg(F.max((F.col("status") == "engine_error").cast("int")).alias("err"))
+    latest = latest_attempt(rows, ["doc_id"])
+    per_doc = latest.groupBy("doc_id").agg(F.max((F.col("status") == "engine_error").cast("int")).alias("err"))
     return per_doc.where("err = 0").select("doc_id")
+
+
+def current_pairs(lake: Lake):
+    """qa_extracted as it stands: per document, model and prompt version, the rows of the
+    latest attempt only (what refine and later stages read)."""
+    return latest_attempt(lake.read(TABLE), ["doc_id", "model", "prompt_version"])
 
 
 def run(spark, cfg: Config, lake: Lake) -> dict:
@@ -68,9 +84,9 @@ def run(spark, cfg: Config, lake: Lake) -> dict:
         prompt = load_prompt(e.prompt)
     except PromptError as exc:
         raise LlmStageError(f"extract.prompt: {exc}") from None
+    docs = read_documents(lake, e.input)
     spec = engine_spec(cfg)
     check_model(spec)
-    docs = read_documents(lake, e.input)
     recorder = RunRecorder(lake, "extract", cfg, args={"input": e.input, "model": spec.model, "prompt_version": prompt.version})
     todo = docs.select("doc_id", "url", "title", "text")
     if lake.exists(TABLE):
@@ -105,7 +121,7 @@ def run(spark, cfg: Config, lake: Lake) -> dict:
         lake.remove_tree(scratch)
     counters["documents_in"] = counters.pop("records_in")
     counters.update(status_counters(lake, TABLE, recorder.run_id))
-    if counters["rows_written"]:
+    if lake.exists(TABLE):
         pairs = lake.read(TABLE).where((F.col("run_id") == recorder.run_id) & (F.col("status") == "ok"))
         counters["documents_with_pairs"] = pairs.select("doc_id").distinct().count()
     recorder.finish("ok", counters)
@@ -131,6 +147,8 @@ def llm_summary(counters: dict, label: str, key: str) -> list[tuple[str, object]
         ("output tokens per second", f"{counters.get('tokens_out', 0) / seconds:.1f}" if seconds else "-"),
         ("commits", counters.get("slices", 0)),
     ]
+    if counters.get("chunks_skipped"):
+        rows.append(("chunks skipped (extract.max_chunks)", counters["chunks_skipped"]))
     return rows
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from pathlib import Path
 
@@ -25,12 +26,17 @@ class LlmStageError(RuntimeError):
     """An LLM stage cannot start; the message says what to do. Nothing was written."""
 
 
-def engine_spec(cfg: Config, model: str | None = None) -> EngineSpec:
+def engine_spec(cfg: Config, model: str | None = None, tokenizer: str | None = None) -> EngineSpec:
+    """`llm.tokenizer` belongs to `llm.model`; another model (a second refiner) uses its own
+    unless `tokenizer` is given."""
     m = cfg.llm
     import json
 
+    model = model or m.model
+    if tokenizer is None:
+        tokenizer = m.tokenizer if model == m.model else ""
     return EngineSpec(
-        kind=m.engine, model=model or m.model, tokenizer=m.tokenizer, max_model_len=m.max_model_len,
+        kind=m.engine, model=model, tokenizer=tokenizer, max_model_len=m.max_model_len,
         seed=m.seed, dtype=m.dtype, tensor_parallel_size=m.tensor_parallel_size,
         gpu_memory_utilization=m.gpu_memory_utilization, enforce_eager=m.enforce_eager,
         cpu_kvcache_gb=m.cpu_kvcache_gb, cpu_threads=m.cpu_threads, engine_args=json.dumps(m.engine_args, sort_keys=True),
@@ -59,6 +65,11 @@ def check_model(spec: EngineSpec) -> None:
             raise LlmStageError(f"{key}: the offline model {name!r} is not prepared in {path} (run `webinstruct models prepare`)")
         if path and path.startswith(("/", ".")) and not Path(path).exists():
             raise LlmStageError(f"{key}: no model folder {path}")
+    if spec.kind == "openai" and spec.api_key_env and spec.api_key_env not in os.environ:
+        raise LlmStageError(
+            f"llm.api_key_env: environment variable {spec.api_key_env} is not set; set it on the driver and "
+            f"the executors (spark.executorEnv.{spec.api_key_env}, or the cluster's secret scope)"
+        )
 
 
 def resource_profile(cfg: Config):
@@ -131,6 +142,15 @@ def run_slices(spark, cfg: Config, lake, *, stage: str, table: str, todo, per_co
     return counters
 
 
+def latest_attempt(df, keys: list[str]):
+    """Rows of the latest run per `keys` (run ids sort by start time). A retried record
+    keeps its earlier rows as history; readers want only the attempt that counts."""
+    from pyspark.sql import functions as F
+
+    latest = df.groupBy(*keys).agg(F.max("run_id").alias("run_id"))
+    return df.join(latest, [*keys, "run_id"], "left_semi")
+
+
 def status_counters(lake, table: str, run_id: str) -> dict:
     """Rows by status and the tokens of this run's generations (counted once per request)."""
     from pyspark.sql import functions as F
@@ -139,9 +159,13 @@ def status_counters(lake, table: str, run_id: str) -> dict:
         return {}
     rows = lake.read(table).where(F.col("run_id") == run_id)
     out = {f"status_{r['status']}": int(r["n"]) for r in rows.groupBy("status").agg(F.count("*").alias("n")).collect()}
-    gens = rows.groupBy("generation_id").agg(F.max("prompt_tokens").alias("p"), F.max("completion_tokens").alias("c"))
+    sent = rows.where(F.col("finish_reason") != "")  # rows of requests never sent (too long) have none
+    gens = sent.groupBy("generation_id").agg(F.max("prompt_tokens").alias("p"), F.max("completion_tokens").alias("c"))
     agg = gens.agg(F.count("*").alias("g"), F.sum("p").alias("p"), F.sum("c").alias("c")).collect()[0]
     out.update({"generations": int(agg["g"] or 0), "tokens_in": int(agg["p"] or 0), "tokens_out": int(agg["c"] or 0)})
     for r in rows.where("reject_reason IS NOT NULL").groupBy("reject_reason").count().collect():
         out[f"rejected_{r['reject_reason']}"] = int(r["count"])
+    if "chunks_skipped" in rows.columns:
+        per_doc = rows.groupBy("doc_id").agg(F.max("chunks_skipped").alias("s"))
+        out["chunks_skipped"] = int(per_doc.agg(F.sum("s")).collect()[0][0] or 0)
     return out

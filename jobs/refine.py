@@ -25,7 +25,15 @@ from collections import Counter
 
 from jobs.config import Config
 from jobs.lake import Lake
-from jobs.llm_stage import LlmStageError, check_model, engine_spec, run_slices, sampling, status_counters
+from jobs.llm_stage import (
+    LlmStageError,
+    check_model,
+    engine_spec,
+    latest_attempt,
+    run_slices,
+    sampling,
+    status_counters,
+)
 from jobs.runs import RunRecorder
 from jobs.tables import QA_REFINED
 from lib.llm.prompts import PromptError, load_prompt
@@ -60,11 +68,15 @@ def run(spark, cfg: Config, lake: Lake) -> dict:
     if not lake.exists(SOURCE):
         raise LlmStageError(f"no table {SOURCE!r} in lake {lake.root} (run extract first)")
     models = refiners(cfg)
-    specs = [engine_spec(cfg, m) for m in models]
+    tokenizers = list(r.tokenizers) or [None] * len(models)
+    specs = [engine_spec(cfg, m, t) for m, t in zip(models, tokenizers)]
     for spec in specs:
         check_model(spec)
     recorder = RunRecorder(lake, "refine", cfg, args={"models": models, "assign": r.assign, "prompt_version": prompt.version})
-    pairs = lake.read(SOURCE).where(F.col("status") == "ok").select("qa_id", "doc_id", "orig_question", "orig_answer")
+    from jobs.extract import current_pairs
+
+    pairs = current_pairs(lake).where(F.col("status") == "ok").select("qa_id", "doc_id", "orig_question", "orig_answer")
+    pairs = pairs.dropDuplicates(["qa_id"])
     limits = Limits(r.max_question_chars, r.max_answer_chars)
     samp = sampling(r, cfg.llm.seed)
     columns = [f.name for f in QA_REFINED.fields if f.name not in ("run_id", "refined_at")]
@@ -74,11 +86,14 @@ def run(spark, cfg: Config, lake: Lake) -> dict:
     for i, spec in enumerate(specs):
         todo = assigned(pairs, models, i, r.assign)
         if lake.exists(TABLE):
-            done = lake.read(TABLE).where(
-                (F.col("refiner") == spec.model) & (F.col("prompt_version") == prompt.version)
-            )
+            done = lake.read(TABLE).where(F.col("prompt_version") == prompt.version)
+            if r.assign == "all" or len(models) == 1:
+                done = done.where(F.col("refiner") == spec.model)
+            # hash: a pair any refiner already rewrote is done, so editing refine.models
+            # never sends old pairs to a second model
             if r.retry_errors:
-                done = done.where(F.col("status") != "engine_error")
+                latest = latest_attempt(done, ["qa_id", "refiner"])
+                done = latest.where(F.col("status") != "engine_error")
             todo = todo.join(done.select("qa_id").distinct(), "qa_id", "left_anti")
 
         def make_task(tokenizer, spec=spec):
@@ -108,7 +123,7 @@ def run(spark, cfg: Config, lake: Lake) -> dict:
 def summary_rows(counters: dict) -> list[tuple[str, object]]:
     from jobs.extract import llm_summary
 
-    return [("refiners", counters.get("refiners", 0))] + llm_summary(counters, "pairs in (new, per refiner)", "pairs_in")
+    return [("refiners", counters.get("refiners", 0))] + llm_summary(counters, "pairs in (new, all refiners)", "pairs_in")
 
 
 def main(argv: list[str] | None = None) -> int:

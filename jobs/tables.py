@@ -105,8 +105,11 @@ QA_EXTRACTED = T.StructType(
         T.StructField("doc_id", T.StringType()),
         T.StructField("url", T.StringType()),
         T.StructField("chunk", T.IntegerType()),  # which window of the page the reply read
-        T.StructField("chunks", T.IntegerType()),  # windows the page was cut into
-        T.StructField("status", T.StringType()),  # ok | rejected | none | truncated | parse_error | engine_error
+        T.StructField("chunks", T.IntegerType()),  # windows of the page that were read
+        T.StructField("chunks_skipped", T.IntegerType()),  # windows past extract.max_chunks, not read
+        # ok | rejected | none | merged (its pairs were found better in another window) |
+        # truncated | parse_error | engine_error
+        T.StructField("status", T.StringType()),
         T.StructField("reject_reason", T.StringType()),  # why a parsed pair failed validation
         T.StructField("orig_question", T.StringType()),
         T.StructField("orig_answer", T.StringType()),

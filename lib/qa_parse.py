@@ -7,6 +7,8 @@ code fence or add prose. Each reply ends as exactly one status:
   ok           parsed, and at least one pair passed validation
   none         parsed, and the page holds no pair (an empty list)
   rejected     parsed, but every pair failed validation (each keeps its reason)
+  merged       (extract, per window) every pair of this reply was found better in
+               another window of the same page
   truncated    the engine stopped at max_tokens: the JSON is incomplete
   parse_error  not JSON, or JSON of the wrong shape
   engine_error the engine failed for this request (the error text is kept)
@@ -165,12 +167,26 @@ def parse_refinement(
         return Parsed("parse_error", error="schema: expected an object with string 'question' and 'answer'")
     q, a = data["question"].strip(), data["answer"].strip()
     reason = validate_pair(q, a, limits)
-    if reason is None:
-        expected = final_answer(orig_answer)
-        if expected is not None and _compact(expected) not in _compact(a):
-            reason = "final_answer_changed"
+    if reason is None and not keeps_final_answer(orig_answer, a):
+        reason = "final_answer_changed"
     return Parsed("ok" if reason is None else "rejected", [Pair(q, a, reason)])
 
 
 def _compact(s: str) -> str:
     return re.sub(r"\s+", "", s).replace(",", "")
+
+
+def keeps_final_answer(original: str, rewrite: str) -> bool:
+    """The rewrite concludes what the original concludes: its own final answer is the
+    same, or the original's answer stands alone in its last line (so "20" is not
+    found inside "120")."""
+    expected = final_answer(original)
+    if expected is None:
+        return True
+    got = final_answer(rewrite)
+    if got is not None and _compact(got) == _compact(expected):
+        return True
+    lines = [line for line in rewrite.strip().splitlines() if line.strip()]
+    tail = lines[-1] if lines else ""
+    pattern = r"(?<![\w.])" + re.escape(expected) + r"(?![\w]|\.\d)"
+    return re.search(pattern, tail) is not None

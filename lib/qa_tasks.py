@@ -59,25 +59,29 @@ class ExtractTask:
     def work(self, record: dict) -> Work:
         title = (record.get("title") or "")[:MAX_TITLE_CHARS]
         text = record.get("text") or ""
-        budget = max(MIN_TEXT_TOKENS // 2, self._budget(self.tok.count(title)))  # a 200-char title cannot starve the text
+        budget = self._budget(self.tok.count(title))
+        if budget < MIN_TEXT_TOKENS:  # a long title would starve the page text: drop it
+            title, budget = "", self._budget(0)
         chunks = plan_chunks(text, self.tok.offsets(text), budget, self.overlap)
-        if len(chunks) > self.max_chunks:
-            self.skipped_chunks += len(chunks) - self.max_chunks
-            chunks = chunks[: self.max_chunks]
+        skipped = max(0, len(chunks) - self.max_chunks)
+        self.skipped_chunks += skipped
+        chunks = chunks[: self.max_chunks]
         requests, meta, tokens = [], [], 0
         for c in chunks:
             requests.append(ChatRequest(self.prompt.messages(title=title, document=text[c.start : c.end]), self.prompt.schema))
-            meta.append((c.index, len(chunks)))
+            meta.append((c.index, len(chunks), skipped))
             tokens += self.overhead + c.tokens + self.max_tokens
         return Work(record, requests, meta, tokens)
 
     def rows(self, work: Work, generations: list[Generation]) -> list[dict]:
         doc_id = work.record["doc_id"]
-        base = {"doc_id": doc_id, "url": work.record.get("url"), "model": self.model, "prompt_version": self.prompt.version}
+        skipped = work.meta[0][2] if work.meta else 0
+        base = {"doc_id": doc_id, "url": work.record.get("url"), "model": self.model, "prompt_version": self.prompt.version,
+                "chunks_skipped": skipped}
         pairs: list[Pair] = []
         failed, empty = [], []
         gen_of_chunk = {}
-        for (chunk, chunks), gen in zip(work.meta, generations):
+        for (chunk, chunks, _), gen in zip(work.meta, generations):
             parsed = parse_extraction(gen.text, gen.finish_reason, gen.error, self.limits, chunk)
             gen_row = _generation_fields(gen, generation_id(doc_id, self.model, self.prompt.version, str(chunk)))
             gen_of_chunk[chunk] = (gen_row, chunks)
@@ -88,7 +92,8 @@ class ExtractTask:
             else:
                 failed.append((chunk, parsed))
         rows = []
-        for p in merge_pairs(pairs):
+        merged = merge_pairs(pairs)
+        for p in merged:
             gen_row, chunks = gen_of_chunk[p.chunk]
             rows.append({
                 **base, **gen_row, "chunk": p.chunk, "chunks": chunks,
@@ -96,7 +101,11 @@ class ExtractTask:
                 "status": "ok" if p.reject_reason is None else "rejected", "reject_reason": p.reject_reason,
                 "orig_question": p.question, "orig_answer": p.answer,
             })
-        # every reply leaves a row, so tokens and requests add up from the table alone
+        # every reply leaves a row, so tokens and requests add up from the table alone: a
+        # reply whose pairs were all found better in another window is `merged`
+        winners = {p.chunk for p in merged}
+        losers = sorted({p.chunk for p in pairs} - winners)
+        failed += [(c, Parsed("merged", error=None)) for c in losers]
         for chunk, parsed in sorted(failed + empty, key=lambda x: x[0]):
             gen_row, chunks = gen_of_chunk[chunk]
             rows.append({

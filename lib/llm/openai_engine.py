@@ -9,10 +9,12 @@ never stored, logged or put in an error message.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -32,7 +34,13 @@ class OpenAIEngine(Engine):
         self.model = spec.model
         self.url = spec.base_url.rstrip("/") + "/chat/completions"
         self.pool = ThreadPoolExecutor(max_workers=max(1, spec.concurrency), thread_name_prefix="openai")
-        self.retries = 0  # requests re-sent, for the stage counters
+        self._lock = threading.Lock()
+        self._retried = 0
+
+    @property
+    def retries(self) -> int:
+        with self._lock:
+            return self._retried
 
     def _headers(self) -> dict:
         headers = {"Content-Type": "application/json"}
@@ -67,7 +75,8 @@ class OpenAIEngine(Engine):
         last = ""
         for attempt in range(self.spec.max_retries + 1):
             if attempt:
-                self.retries += 1
+                with self._lock:
+                    self._retried += 1
             wait = None
             try:
                 req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
@@ -86,9 +95,19 @@ class OpenAIEngine(Engine):
             except (ValueError, KeyError, IndexError, TypeError) as exc:
                 last = f"malformed response: {type(exc).__name__}: {exc}"
                 break
+            except (OSError, http.client.HTTPException) as exc:  # dropped while reading the reply
+                last = f"connection error: {type(exc).__name__}: {exc}"
+            except Exception as exc:  # noqa: BLE001 - one request's failure is its result, never the batch's
+                last = f"{type(exc).__name__}: {exc}"
+                break
             if attempt < self.spec.max_retries:
                 time.sleep(wait if wait is not None else self.spec.backoff_s * 2**attempt * (0.5 + random.random()))
-        return Generation(finish_reason="error", error=f"{last} (after {attempt + 1} attempts)")
+        return Generation(finish_reason="error", error=self._redact(f"{last} (after {attempt + 1} attempts)"))
+
+    def _redact(self, text: str) -> str:
+        """Servers sometimes echo the credential in an error body; it never reaches a table."""
+        key = os.environ.get(self.spec.api_key_env) if self.spec.api_key_env else None
+        return text.replace(key, "[redacted]") if key else text
 
     def generate(self, requests: list[ChatRequest], sampling: Sampling) -> list[Generation]:
         return list(self.pool.map(lambda r: self._one(r, sampling), requests))

@@ -102,11 +102,23 @@ class VllmEngine(Engine):
         return results
 
     def close(self) -> None:
+        """Free the model before another is loaded in this worker (refiners in turn)."""
         llm, self.llm = self.llm, None
+        try:
+            llm.llm_engine.engine_core.shutdown()
+        except Exception:  # noqa: BLE001 - best effort: the attribute path differs across versions
+            pass
         del llm
         import gc
 
         gc.collect()
+        try:
+            from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
+
+            destroy_model_parallel()
+            destroy_distributed_environment()
+        except Exception:  # noqa: BLE001
+            pass
         try:
             import torch
 

@@ -45,7 +45,7 @@ def test_engine_args_reach_the_spec_as_json():
         ("llm.api_key_env=sk-abc.def", "NAME of an environment variable"),
         ("extract.max_tokens=4096", "extract.max_tokens must be between 1 and llm.max_model_len - 1"),
         ("refine.assign=random", "refine.assign must be one of hash, all"),
-        ("refine.models=[1]", "refine.models must be a list"),
+        ("refine.models=[1]", "refine.models and refine.tokenizers must be lists"),
         ("llm.gpu_memory_utilization=1.5", "llm.gpu_memory_utilization"),
     ],
 )
@@ -72,19 +72,43 @@ def test_done_documents_retry_engine_errors_only_when_asked(spark, make_config):
 
     lake = open_lake(spark, make_config())
     rows = [
-        ("a", "ok", "m", "v1"), ("a", "none", "m", "v1"),  # done
-        ("b", "engine_error", "m", "v1"),  # failed: retried
-        ("c", "ok", "m", "v1"), ("c", "engine_error", "m", "v1"),  # one chunk failed: retried
-        ("d", "ok", "m", "v0"),  # older prompt version: not done for v1
-        ("e", "ok", "other", "v1"),  # other model: not done for m
+        ("a", "ok", "m", "v1", "r1"), ("a", "none", "m", "v1", "r1"),  # done
+        ("b", "engine_error", "m", "v1", "r1"),  # failed: retried
+        ("c", "ok", "m", "v1", "r1"), ("c", "engine_error", "m", "v1", "r1"),  # one chunk failed: retried
+        ("d", "ok", "m", "v0", "r1"),  # older prompt version: not done for v1
+        ("e", "ok", "other", "v1", "r1"),  # other model: not done for m
+        ("f", "engine_error", "m", "v1", "r1"), ("f", "ok", "m", "v1", "r2"),  # retried and then done
     ]
     data = [{**{f: None for f in QA_EXTRACTED.fieldNames()}, "qa_id": f"{d}{i}", "doc_id": d, "status": s,
-             "model": m, "prompt_version": v} for i, (d, s, m, v) in enumerate(rows)]
+             "model": m, "prompt_version": v, "run_id": run} for i, (d, s, m, v, run) in enumerate(rows)]
     lake.append(TABLE, spark.createDataFrame(data, QA_EXTRACTED))
     done = {r["doc_id"] for r in done_documents(lake, "m", "v1", retry_errors=True).collect()}
-    assert done == {"a"}
+    assert done == {"a", "f"}
     done = {r["doc_id"] for r in done_documents(lake, "m", "v1", retry_errors=False).collect()}
-    assert done == {"a", "b", "c"}
+    assert done == {"a", "b", "c", "f"}
+    # what refine reads: only the latest attempt of each page
+    from jobs.extract import current_pairs
+
+    current = {(r["doc_id"], r["run_id"]) for r in current_pairs(lake).where("doc_id = 'f'").collect()}
+    assert current == {("f", "r2")}
+
+
+def test_refiner_assignment_by_hash_partitions_pairs_and_all_copies_them(spark):
+    from jobs.refine import assigned
+
+    pairs = spark.createDataFrame([(f"qa{i}",) for i in range(200)], "qa_id string")
+    models = ["m1", "m2", "m3"]
+    parts = [{r["qa_id"] for r in assigned(pairs, models, i, "hash").collect()} for i in range(3)]
+    assert sum(len(p) for p in parts) == 200 and set().union(*parts) == {f"qa{i}" for i in range(200)}
+    assert all(40 <= len(p) <= 95 for p in parts)  # all refiners get a share
+    assert all(assigned(pairs, models, i, "all").count() == 200 for i in range(3))
+
+
+def test_second_refiner_uses_its_own_tokenizer():
+    cfg = load_config(overrides=["llm.tokenizer=/models/a-tok", 'refine.models=["/models/a", "/models/b"]', "llm.model=/models/a"])
+    assert engine_spec(cfg, "/models/a").tokenizer_path == "/models/a-tok"
+    assert engine_spec(cfg, "/models/b").tokenizer_path == "/models/b"
+    assert engine_spec(cfg, "/models/b", "/models/b-tok").tokenizer_path == "/models/b-tok"
 
 
 def test_context_too_small_for_the_prompt_is_a_config_error_before_generation(offline_model):

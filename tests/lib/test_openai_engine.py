@@ -86,6 +86,21 @@ class Proxy:
                 if fault == "hang":
                     time.sleep(HANG_S)
                     return
+                if fault == "drop":  # headers promise a body that never comes
+                    self.send_response(200)
+                    self.send_header("Content-Length", "5000")
+                    self.end_headers()
+                    self.wfile.write(b'{"choi')
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if fault == "echo401":  # a server that echoes the credential in its error
+                    payload = json.dumps({"error": f"bad key {self.headers.get('Authorization')}"}).encode()
+                    self.send_response(401)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 if isinstance(fault, int):
                     payload = b'{"error": "injected"}'
                     self.send_response(fault)
@@ -161,6 +176,24 @@ def test_timeout_and_429_are_retried_then_the_real_reply_arrives(proxy, monkeypa
     assert engine.retries == 2 and proxy.requests == 3
     assert time.monotonic() - started >= TIMEOUT_S  # the hung attempt waited for its timeout
     assert proxy.seen_auth == [f"Bearer {KEY}"] * 3
+
+
+def test_connection_dropped_mid_reply_is_retried(proxy, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    proxy.faults = ["drop"]
+    engine = _engine(proxy.url, timeout_s=TIMEOUT_S)
+    [g] = engine.generate([_request("Q: 2+2? A: 4")], Sampling(max_tokens=8))
+    assert g.error is None, g.error
+    assert engine.retries == 1 and proxy.requests == 2
+
+
+def test_a_key_echoed_by_the_server_never_reaches_the_result(proxy, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    proxy.faults = ["echo401"]
+    engine = _engine(proxy.url)
+    [g] = engine.generate([_request("Q: 2+2? A: 4")], Sampling(max_tokens=8))
+    assert "HTTP 401" in g.error and "[redacted]" in g.error and KEY not in g.error
+    assert proxy.requests == 1  # 401 is not retried
 
 
 def test_retries_give_up_with_an_error_result_not_an_exception(proxy, monkeypatch):

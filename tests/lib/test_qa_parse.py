@@ -131,3 +131,19 @@ def test_refinement_that_changes_the_final_answer_is_rejected():
 def test_refinement_shapes():
     assert parse_refinement('{"question": "Q?"}', "stop", None, L, "").status == "parse_error"
     assert parse_refinement('{"question": "Q?", "answer": "A', "length", None, L, "").status == "truncated"
+
+
+@pytest.mark.parametrize(
+    "rewrite,kept",
+    [
+        ("40 / 2 = 20.\nShe has **20** apples left.", True),
+        ("Half of 40 is 20.\nSo the answer is twenty: 20 apples.", True),
+        ("She gives away 20.\nShe has 120 apples left.", False),  # "20" inside "120" is not the answer
+        ("She has 25 apples left.", False),
+        ("$\\boxed{20}$", True),
+    ],
+)
+def test_final_answer_must_stand_alone_in_the_rewrite(rewrite, kept):
+    from lib.qa_parse import keeps_final_answer
+
+    assert keeps_final_answer("Half of 40 is 20, so she has 20 apples left.", rewrite) is kept
