@@ -87,23 +87,22 @@ def validate_pair(question: str, answer: str, limits: Limits) -> str | None:
     return None
 
 
-def _early_status(text: str, finish_reason: str, error: str | None) -> Parsed | None:
+def _reply_json(text: str, finish_reason: str, error: str | None):
+    """(data, None) for a complete JSON reply, else (None, the final Parsed status)."""
     if error:
-        return Parsed("engine_error", error=error)
+        return None, Parsed("engine_error", error=error)
     if finish_reason == "length":
-        return Parsed("truncated", error="stopped at max_tokens")
+        return None, Parsed("truncated", error="stopped at max_tokens")
     if not text.strip():
-        return Parsed("parse_error", error="empty reply")
-    return None
+        return None, Parsed("parse_error", error="empty reply")
+    data, err = _load_json(text)
+    return (None, Parsed("parse_error", error=err)) if err else (data, None)
 
 
 def parse_extraction(text: str, finish_reason: str, error: str | None, limits: Limits, chunk: int = 0) -> Parsed:
-    early = _early_status(text, finish_reason, error)
-    if early:
-        return early
-    data, err = _load_json(text)
-    if err:
-        return Parsed("parse_error", error=err)
+    data, final = _reply_json(text, finish_reason, error)
+    if final:
+        return final
     if isinstance(data, list):  # a bare list of pairs is an acceptable reading of the schema
         data = {"pairs": data}
     if not isinstance(data, dict) or not isinstance(data.get("pairs"), list):
@@ -157,12 +156,9 @@ def final_answer(answer: str) -> str | None:
 def parse_refinement(
     text: str, finish_reason: str, error: str | None, limits: Limits, orig_answer: str
 ) -> Parsed:
-    early = _early_status(text, finish_reason, error)
-    if early:
-        return early
-    data, err = _load_json(text)
-    if err:
-        return Parsed("parse_error", error=err)
+    data, final = _reply_json(text, finish_reason, error)
+    if final:
+        return final
     if not isinstance(data, dict) or not isinstance(data.get("question"), str) or not isinstance(data.get("answer"), str):
         return Parsed("parse_error", error="schema: expected an object with string 'question' and 'answer'")
     q, a = data["question"].strip(), data["answer"].strip()

@@ -119,3 +119,31 @@ def test_context_too_small_for_the_prompt_is_a_config_error_before_generation(of
 
     with pytest.raises(ValueError, match="leaves .* tokens for page text"):
         ExtractTask(load_prompt("extract"), "m", load_tokenizer(str(offline_model)), 1024, 700, 64, 4, Limits())
+
+
+def test_openai_key_variable_missing_on_the_driver_stops_the_stage(monkeypatch):
+    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
+    cfg = load_config(overrides=["llm.engine=openai", "llm.base_url=http://h/v1", "llm.tokenizer=/tmp",
+                                 "llm.api_key_env=NO_SUCH_KEY_VAR", "llm.model=served"])
+    with pytest.raises(LlmStageError, match=r"NO_SUCH_KEY_VAR is not set.*spark\.executorEnv\.NO_SUCH_KEY_VAR"):
+        check_model(engine_spec(cfg))
+    monkeypatch.setenv("NO_SUCH_KEY_VAR", "k")
+    check_model(engine_spec(cfg))
+
+
+def test_cpu_threads_reach_the_engine_process(monkeypatch):
+    from lib.llm.vllm_engine import set_cpu_threads
+
+    import os
+
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what Spark gives a Python worker
+    try:
+        set_cpu_threads(2)
+        assert os.environ["OMP_NUM_THREADS"] == "2" and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    cfg = load_config(overrides=["llm.cpu_threads=4"])
+    assert engine_spec(cfg).cpu_threads == 4
