@@ -110,13 +110,12 @@ def recall_scores(lake: Lake):
 
 
 def read_input(lake: Lake, name: str):
-    from jobs.views import DERIVED
+    from jobs.views import MissingInput, read_source
 
-    if name in DERIVED:
-        return DERIVED[name][1](lake)
-    if not lake.exists(name):
-        raise DedupError(f"dedup.input: no table {name!r} in lake {lake.root} (run ingest first)")
-    return lake.read(name)
+    try:
+        return read_source(lake, "dedup.input", name)
+    except MissingInput as exc:
+        raise DedupError(str(exc)) from None
 
 
 @contextmanager

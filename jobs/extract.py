@@ -41,17 +41,12 @@ TABLE = "qa_extracted"
 
 
 def read_documents(lake: Lake, name: str):
-    from jobs.views import DERIVED
+    from jobs.views import MissingInput, read_source
 
-    if name in DERIVED:
-        needs, build = DERIVED[name]
-        missing = [t for t in needs if not lake.exists(t)]
-        if missing:
-            raise LlmStageError(f"extract.input {name!r} needs table(s) {', '.join(missing)} (run ingest and dedup first)")
-        return build(lake)
-    if not lake.exists(name):
-        raise LlmStageError(f"extract.input: no table {name!r} in lake {lake.root} (run ingest first)")
-    return lake.read(name)
+    try:
+        return read_source(lake, "extract.input", name)
+    except MissingInput as exc:
+        raise LlmStageError(str(exc)) from None
 
 
 def done_documents(lake: Lake, model: str, prompt_version: str, retry_errors: bool):

@@ -38,3 +38,20 @@ def register_derived(lake) -> list[str]:
             build(lake).createOrReplaceTempView(name)
             names.append(name)
     return names
+
+
+class MissingInput(LookupError):
+    """A stage's input table or view cannot be built yet; the message says what to run."""
+
+
+def read_source(lake, key: str, name: str):
+    """The table or derived view a stage reads (config key `key` names it), or MissingInput."""
+    if name in DERIVED:
+        needs, build = DERIVED[name]
+        missing = [t for t in needs if not lake.exists(t)]
+        if missing:
+            raise MissingInput(f"{key} {name!r} needs table(s) {', '.join(missing)} (run the stages that write them first)")
+        return build(lake)
+    if not lake.exists(name):
+        raise MissingInput(f"{key}: no table {name!r} in lake {lake.root} (run ingest first)")
+    return lake.read(name)
