@@ -97,7 +97,7 @@ def run_ours(docs: list[dict], cores: int, work: Path, threshold: float, extra: 
     from jobs.tables import DOCUMENTS
 
     overrides = [f"spark.master=local[{cores}]", f"spark.shuffle_partitions={cores * 4}", "spark.driver_memory=6g",
-                 f"dedup.threshold={threshold}", *extra]
+                 f"dedup.threshold={threshold}", "dedup.input=documents", *extra]
     cfg = load_config(lake=str(work / "lake"), overrides=overrides)
     spark = get_spark(cfg)
     lake = open_lake(spark, cfg)

@@ -37,6 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="files, folders, globs, s3://, https:// or a warc.paths.gz listing")
     p.add_argument("--sample", type=int, default=None, help="ingest a seeded random sample of N archives")
 
+    p = sub.add_parser("recall", parents=[common], help="fastText recall + LLM domain judge, two rounds -> recall_scores, domains")
+    rsub = p.add_subparsers(dest="recall_command", required=True)
+    for name, text in (
+        ("run", "both rounds, each step incremental (what the pipeline runs)"),
+        ("train", "train a round's classifier from the seeds (or the judged domains for round 2)"),
+        ("score", "score documents without a score from the round's model"),
+        ("domains", "per-domain counts and candidates for the judge"),
+        ("judge", "LLM verdicts on candidate domains not judged yet"),
+    ):
+        q = rsub.add_parser(name, parents=[common], help=text)
+        if name != "run":
+            q.add_argument("--round", type=int, choices=(1, 2), default=1)
+        if name == "train":
+            q.add_argument("--force", action="store_true", help="train even if these examples already made a model")
+
     sub.add_parser("dedup", parents=[common], help="exact + MinHash LSH dedup of new documents -> dedup table")
 
     sub.add_parser("extract", parents=[common], help="LLM: question-answer pairs from new documents -> qa_extracted")
@@ -93,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print_summary("dedup", dedup.summary_rows(counters))
         return 0
+    if args.command == "recall":
+        return _recall(spark, cfg, lake, args)
     if args.command in ("extract", "refine"):
         import importlib
 
@@ -117,6 +134,26 @@ def main(argv: list[str] | None = None) -> int:
 
         return demo.run(spark, cfg, lake, args.workdir)
     raise AssertionError(args.command)
+
+
+def _recall(spark, cfg, lake, args) -> int:
+    from jobs import recall
+
+    step = args.recall_command
+    try:
+        if step == "run":
+            counters = recall.run(spark, cfg, lake)
+        elif step == "train":
+            row = recall.train(spark, cfg, lake, args.round, force=args.force)
+            counters = {f"r{args.round}_trained": int(row["trained"])}
+        else:
+            counters = {f"r{args.round}_{k}" if step != "judge" else f"judge_{k}": v
+                        for k, v in getattr(recall, step)(spark, cfg, lake, args.round).items()}
+    except recall.RecallError as exc:
+        print(f"recall {step}: {exc}", file=sys.stderr)
+        return 2
+    print_summary(f"recall {step}", recall.summary_rows(lake, counters))
+    return 0
 
 
 def print_summary(stage: str, rows: list[tuple[str, object]]) -> None:

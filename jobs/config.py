@@ -68,7 +68,9 @@ class IngestSection:
 
 @dataclass
 class DedupSection:
-    input: str = "documents"  # table (or view) whose new rows are deduplicated
+    # table (or view) whose new rows are deduplicated: documents_recalled = what recall
+    # selected; "documents" to dedup everything without recall
+    input: str = "documents_recalled"
     threshold: float = 0.8  # target Jaccard similarity of word n-gram shingle sets
     ngram: int = 5  # words per shingle
     num_perm: int = 128  # MinHash permutations
@@ -164,6 +166,61 @@ class RefineSection:
 
 
 @dataclass
+class RecallSection:
+    input: str = "documents"  # the table scored and sampled
+    rounds: int = 2  # 1: classifier only; 2: + a classifier retrained on the judged domains
+    judge: bool = True  # after round 1, the LLM judges candidate domains (round 2 needs its verdicts)
+    # Seed sources (lib/seed_spec.py): lists of tables like {path = "x.jsonl", text = ["Q", "A"]}
+    positives: list = field(default_factory=list)
+    negatives: list = field(default_factory=list)  # optional: labelled negatives besides the sampled documents
+    negatives_from_documents: int = 100_000  # documents sampled as negatives (seeded; positives excluded)
+    max_positives: int = 100_000  # per round, sampled down (seeded) above this
+    sample_seed: int = 42
+    test_fraction: float = 0.1  # held out for precision / recall / F1 / AUC
+    threshold: float = 0.5  # score at or above which a document is recalled
+    max_words: int = 512  # tokens of a page's head the classifier reads (lib/recall_text.py)
+    # fastText supervised: MAmmoTH2's settings (dim 256, 3 epochs, lr 0.1, word bigrams).
+    # bucket: hashed n-gram rows (fastText's default); the model file is about
+    # (bucket + vocabulary) x dim x 4 bytes.
+    dim: int = 256
+    epoch: int = 3
+    lr: float = 0.1
+    word_ngrams: int = 2
+    bucket: int = 2_000_000
+    min_count: int = 1
+    threads: int = 1  # 1 makes training deterministic (same data, same model file, same id)
+    seed: int = 0
+    retrain: bool = False  # `recall run` trains a round only when it has no model; true trains again
+    # Which documents later stages read (view documents_recalled):
+    #   score_and_domain  final-round score >= threshold and the domain not judged non-educational
+    #   score             final-round score >= threshold
+    #   score_or_domain   score >= threshold, or any document of a domain judged educational
+    #   all               every document (recall off)
+    recalled: str = field(default="score_and_domain", metadata=choice("score_and_domain", "score", "score_or_domain", "all"))
+    # Candidate domains for the judge: recalled documents >= min_docs and recalled share >=
+    # min_fraction. min_docs = 0 scales with the corpus: max(min_docs_floor, ceil(
+    # min_docs_share x scored documents)); MAmmoTH2's 1000 documents were at Common Crawl scale.
+    min_docs: int = 0
+    min_docs_floor: int = 3
+    min_docs_share: float = 1e-6
+    min_fraction: float = 0.2
+    max_candidates: int = 5000  # most recalled first
+    judge_prompt: str = "domain_judge"
+    judge_model: str = ""  # "" = llm.model
+    judge_samples: int = 8  # pages shown per domain (seeded sample)
+    snippet_chars: int = 300
+    judge_max_tokens: int = 256  # the schema caps the reason at 150 characters
+    judge_repetition_penalty: float = 1.0  # vllm; >1 curbs the loops small models fall into
+    judge_commit: int = 256  # domains per commit
+    retry_errors: bool = True
+    # Round 2: positives from documents of accepted domains, negatives from rejected
+    # domains plus random documents.
+    round2_positives: int = 100_000
+    round2_negatives: int = 100_000
+    round2_keep_seeds: bool = True  # the round-1 seed positives stay in round 2's positives
+
+
+@dataclass
 class Config:
     spark: SparkSection = field(default_factory=SparkSection)
     lake: LakeSection = field(default_factory=LakeSection)
@@ -172,6 +229,7 @@ class Config:
     llm: LlmSection = field(default_factory=LlmSection)
     extract: ExtractSection = field(default_factory=ExtractSection)
     refine: RefineSection = field(default_factory=RefineSection)
+    recall: RecallSection = field(default_factory=RecallSection)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -273,6 +331,7 @@ def _check_cross_fields(cfg: Config) -> None:
     if d.fp_weight < 0 or d.fn_weight < 0 or d.fp_weight + d.fn_weight == 0:
         raise ConfigError("dedup.fp_weight and dedup.fn_weight must be non-negative and not both 0")
     _check_llm(cfg)
+    _check_recall(cfg)
     model = cfg.ingest.lid_model
     if model and "://" not in model and not Path(model).is_file():
         raise ConfigError(f"ingest.lid_model: no such file {model!r} (leave empty for the bundled lid.176.ftz)")
@@ -310,3 +369,34 @@ def _check_llm(cfg: Config) -> None:
         raise ConfigError("refine.models and refine.tokenizers must be lists of model names or paths")
     if cfg.refine.tokenizers and len(cfg.refine.tokenizers) != len(cfg.refine.models):
         raise ConfigError("refine.tokenizers, when set, needs one entry per refine.models entry")
+
+
+def _check_recall(cfg: Config) -> None:
+    from lib.seed_spec import SeedSpecError, parse_sources
+
+    r = cfg.recall
+    for key in ("positives", "negatives"):
+        try:
+            parse_sources(getattr(r, key), f"recall.{key}")
+        except SeedSpecError as exc:
+            raise ConfigError(str(exc)) from None
+    if r.rounds not in (1, 2):
+        raise ConfigError(f"recall.rounds must be 1 or 2; got {r.rounds}")
+    if r.rounds == 2 and not r.judge:
+        raise ConfigError("recall.rounds = 2 trains on the judged domains: it needs recall.judge = true")
+    for key in ("threshold", "min_fraction"):
+        if not 0.0 <= getattr(r, key) <= 1.0:
+            raise ConfigError(f"recall.{key} must be between 0 and 1; got {getattr(r, key)}")
+    if not 0.0 <= r.test_fraction < 1.0:
+        raise ConfigError(f"recall.test_fraction must be in [0, 1); got {r.test_fraction}")
+    for key in ("max_words", "dim", "epoch", "word_ngrams", "min_count", "threads", "min_docs_floor",
+                "judge_samples", "snippet_chars", "judge_max_tokens", "judge_commit", "max_candidates"):
+        if getattr(r, key) < 1:
+            raise ConfigError(f"recall.{key} must be at least 1; got {getattr(r, key)}")
+    for key in ("negatives_from_documents", "max_positives", "round2_positives", "round2_negatives", "min_docs", "bucket"):
+        if getattr(r, key) < 0:
+            raise ConfigError(f"recall.{key} must be >= 0; got {getattr(r, key)}")
+    if r.lr <= 0 or r.min_docs_share < 0 or r.judge_repetition_penalty <= 0:
+        raise ConfigError("recall.lr and recall.judge_repetition_penalty must be > 0, recall.min_docs_share >= 0")
+    if r.judge_max_tokens >= cfg.llm.max_model_len:
+        raise ConfigError(f"recall.judge_max_tokens must be below llm.max_model_len ({cfg.llm.max_model_len})")

@@ -99,14 +99,14 @@ def _check_params(old, label: str) -> None:
 
 
 def recall_scores(lake: Lake):
-    """(doc_id, score) from the latest recall round, when recall has run; else None."""
+    """(doc_id, score) from the final recall round's current model, when recall has run; else None."""
     if not lake.exists("recall_scores"):
         return None
     from pyspark.sql import functions as F
 
-    scores = lake.read("recall_scores")
-    latest = scores.agg(F.max("round").alias("round"))
-    return scores.join(latest, "round").groupBy("doc_id").agg(F.max("score").alias("score"))
+    from jobs.views import recall_current
+
+    return recall_current(lake).groupBy("doc_id").agg(F.max("score").alias("score"))
 
 
 def read_input(lake: Lake, name: str):

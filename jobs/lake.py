@@ -51,8 +51,11 @@ def open_lake(spark, cfg: Config) -> "Lake":
                 "(spark.sql.extensions lacks io.delta.sql.DeltaSparkSessionExtension); "
                 "use lake.engine = delta-rs or auto"
             )
-        return NativeDeltaLake(spark, cfg.lake.root, cfg.lake.storage_options)
-    return DeltaRsLake(spark, cfg.lake.root, cfg.lake.storage_options)
+        lake = NativeDeltaLake(spark, cfg.lake.root, cfg.lake.storage_options)
+    else:
+        lake = DeltaRsLake(spark, cfg.lake.root, cfg.lake.storage_options)
+    lake.config = cfg  # derived views (jobs/views.py) follow the run's settings
+    return lake
 
 
 class Lake(abc.ABC):
@@ -86,6 +89,14 @@ class Lake(abc.ABC):
     @abc.abstractmethod
     def upsert(self, table: str, df, keys: list[str]) -> CommitResult:
         """Insert or replace rows by `keys` in one commit."""
+
+    @abc.abstractmethod
+    def read_path(self, path: str):
+        """A Delta table outside the lake's layout (seed tables)."""
+
+    @abc.abstractmethod
+    def put_file(self, local: str, rel: str) -> str:
+        """Copy a local file to `<root>/<rel>` (atomically, once: paths are content hashes); its URI."""
 
     @abc.abstractmethod
     def tables(self) -> list[str]:
@@ -140,21 +151,40 @@ class DeltaRsLake(Lake):
         dt = self._table(table)
         return dt.version() if dt is not None else None
 
-    def spark_schema(self, table: str):
-        import pyarrow as pa
-        from pyspark.sql.pandas.types import from_arrow_schema
-
-        return from_arrow_schema(pa.schema(self._table(table).schema().to_arrow()), prefer_timestamp_ntz=False)
-
     def read(self, table: str):
         dt = self._table(table)
         if dt is None:
             raise KeyError(f"no table {table!r} in lake {self.root}")
-        schema = self.spark_schema(table)
+        return self._read_delta(dt)
+
+    def _read_delta(self, dt):
+        import pyarrow as pa
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        schema = from_arrow_schema(pa.schema(dt.schema().to_arrow()), prefer_timestamp_ntz=False)
         uris = dt.file_uris()
         if not uris:
             return self.spark.createDataFrame([], schema)
         return self.spark.read.schema(schema).parquet(*uris)
+
+    def read_path(self, path: str):
+        from deltalake import DeltaTable
+
+        if not DeltaTable.is_deltatable(path, storage_options=self.storage_options or None):
+            raise KeyError(f"no Delta table at {path}")
+        return self._read_delta(DeltaTable(path, storage_options=self.storage_options or None))
+
+    def put_file(self, local: str, rel: str) -> str:
+        filesystem, base = self._fs()
+        target = f"{base}/{rel}"
+        filesystem.create_dir(target.rsplit("/", 1)[0], recursive=True)
+        if filesystem.get_file_info(target).type.name == "File":  # content-addressed: already there
+            return f"{self.root}/{rel}"
+        from pyarrow import fs as pafs
+
+        pafs.copy_files(local, target + ".tmp", destination_filesystem=filesystem)
+        filesystem.move(target + ".tmp", target)
+        return f"{self.root}/{rel}"
 
     def append(self, table: str, df, txn: tuple[str, int] | None = None) -> CommitResult:
         dt = self._table(table)
@@ -324,6 +354,18 @@ class NativeDeltaLake(Lake):
 
     def read(self, table: str):
         return self.spark.read.format("delta").load(self.path(table))
+
+    def read_path(self, path: str):
+        return self.spark.read.format("delta").load(path)
+
+    def put_file(self, local: str, rel: str) -> str:
+        target = f"{self.root}/{rel}"
+        fs, jpath = self._jvm_fs(target)
+        if not fs.exists(jpath):
+            tmp = self.spark._jvm.org.apache.hadoop.fs.Path(target + ".tmp")
+            fs.copyFromLocalFile(False, True, self.spark._jvm.org.apache.hadoop.fs.Path(local), tmp)
+            fs.rename(tmp, jpath)
+        return target
 
     def append(self, table: str, df, txn: tuple[str, int] | None = None) -> CommitResult:
         writer = df.write.format("delta").mode("append")

@@ -163,8 +163,9 @@ def status_counters(lake, table: str, run_id: str) -> dict:
     gens = sent.groupBy("generation_id").agg(F.max("prompt_tokens").alias("p"), F.max("completion_tokens").alias("c"))
     agg = gens.agg(F.count("*").alias("g"), F.sum("p").alias("p"), F.sum("c").alias("c")).collect()[0]
     out.update({"generations": int(agg["g"] or 0), "tokens_in": int(agg["p"] or 0), "tokens_out": int(agg["c"] or 0)})
-    for r in rows.where("reject_reason IS NOT NULL").groupBy("reject_reason").count().collect():
-        out[f"rejected_{r['reject_reason']}"] = int(r["count"])
+    if "reject_reason" in rows.columns:
+        for r in rows.where("reject_reason IS NOT NULL").groupBy("reject_reason").count().collect():
+            out[f"rejected_{r['reject_reason']}"] = int(r["count"])
     if "chunks_skipped" in rows.columns:
         per_doc = rows.groupBy("doc_id").agg(F.max("chunks_skipped").alias("s"))
         out["chunks_skipped"] = int(per_doc.agg(F.sum("s")).collect()[0][0] or 0)

@@ -133,3 +133,69 @@ QA_REFINED = T.StructType(
     + _GENERATION_FIELDS
     + [T.StructField("refined_at", T.TimestampType())]
 )
+
+MODELS = T.StructType(
+    [
+        T.StructField("model_id", T.StringType()),  # sha256 of the model file (first 16 hex)
+        T.StructField("kind", T.StringType()),  # recall
+        T.StructField("round", T.IntegerType()),
+        T.StructField("path", T.StringType()),  # the file in the lake (_models/<kind>/<sha256>.bin)
+        T.StructField("file_bytes", T.LongType()),
+        T.StructField("training_key", T.StringType()),  # hash of the training lines + params: same key, same model
+        T.StructField("train_positives", T.LongType()),
+        T.StructField("train_negatives", T.LongType()),
+        T.StructField("test_positives", T.LongType()),
+        T.StructField("test_negatives", T.LongType()),
+        T.StructField("params", T.StringType()),  # JSON: fastText hyperparameters and text preparation
+        T.StructField("sources", T.StringType()),  # JSON: where positives and negatives came from, with counts
+        T.StructField("metrics", T.MapType(T.StringType(), T.DoubleType())),  # held-out precision, recall, f1, auc, ...
+        T.StructField("run_id", T.StringType()),
+        T.StructField("created_at", T.TimestampType()),
+    ]
+)
+
+RECALL_SCORES = T.StructType(
+    [
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("round", T.IntegerType()),
+        T.StructField("score", T.DoubleType()),  # P(educational Q&A page) from the round's model
+        T.StructField("model_id", T.StringType()),
+        T.StructField("run_id", T.StringType()),
+        T.StructField("scored_at", T.TimestampType()),
+    ]
+)
+
+DOMAINS = T.StructType(
+    [
+        T.StructField("domain", T.StringType()),  # registered domain (public suffix list)
+        T.StructField("round", T.IntegerType()),
+        T.StructField("model_id", T.StringType()),  # the round's model the counts come from
+        T.StructField("documents", T.LongType()),  # scored documents of the domain
+        T.StructField("recalled", T.LongType()),  # of which score >= recall.threshold
+        T.StructField("recalled_fraction", T.DoubleType()),
+        T.StructField("mean_score", T.DoubleType()),
+        T.StructField("candidate", T.BooleanType()),  # meets min_docs and min_fraction: goes to the judge
+        T.StructField("min_docs", T.LongType()),  # the thresholds in force (min_docs scales with the corpus)
+        T.StructField("min_fraction", T.DoubleType()),
+        # the domain's latest verdict from domain_verdicts (any round): educational | not_educational
+        T.StructField("verdict", T.StringType()),
+        T.StructField("reason", T.StringType()),
+        T.StructField("judge_status", T.StringType()),  # ok | parse_error | truncated | engine_error
+        T.StructField("judge_model", T.StringType()),
+        T.StructField("prompt_version", T.StringType()),
+        T.StructField("run_id", T.StringType()),  # the run that last changed this row
+    ]
+)
+
+DOMAIN_VERDICTS = T.StructType(
+    [
+        T.StructField("domain", T.StringType()),
+        T.StructField("round", T.IntegerType()),  # the round whose candidates asked for it
+        T.StructField("status", T.StringType()),  # ok | parse_error | truncated | engine_error
+        T.StructField("educational", T.BooleanType()),
+        T.StructField("reason", T.StringType()),
+        T.StructField("samples", T.IntegerType()),  # pages shown to the judge
+    ]
+    + [f for f in _GENERATION_FIELDS]
+    + [T.StructField("judged_at", T.TimestampType())]
+)

@@ -1,6 +1,9 @@
 """Views derived from the tables, registered next to them for SQL and read by later stages.
 
 * `documents_dedup`: the documents dedup kept (one per cluster); what extraction reads.
+* `documents_recalled`: the documents recall selected (config `recall.recalled`); what
+  dedup reads.
+* `recall_current`: per document, the score of the final round's current model.
 * `dedup_clusters`: one row per duplicate cluster with its current size and keeper. The
   `dedup` table is append-only, so its `cluster_size` is the size when the row was
   written; a later batch that joins an old cluster shows up here.
@@ -25,7 +28,71 @@ def dedup_clusters(lake):
     )
 
 
+def current_models(lake):
+    """The model each round uses now: the latest trained for it (`models`, kind recall)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    models = lake.read("models").where(F.col("kind") == "recall")
+    latest = Window.partitionBy("round").orderBy(F.col("created_at").desc(), F.col("model_id"))
+    return models.withColumn("_n", F.row_number().over(latest)).where("_n = 1").drop("_n")
+
+
+def recall_current(lake):
+    """(doc_id, round, score, model_id) from the final round's current model. Scores of
+    older models stay in `recall_scores` as history; only these count."""
+    from pyspark.sql import functions as F
+
+    scores = lake.read("recall_scores")
+    if lake.exists("models"):
+        current = current_models(lake)
+        final = current.agg(F.max("round").alias("round"))
+        chosen = current.join(final, "round").select("round", "model_id")
+        return scores.join(chosen, ["round", "model_id"], "left_semi")
+    final = scores.agg(F.max("round").alias("round"))  # scores written without a models table
+    return scores.join(final, "round", "left_semi")
+
+
+def domain_verdicts(lake):
+    """The latest verdict per domain (any round, model or prompt version)."""
+    from jobs.llm_stage import latest_attempt
+
+    return latest_attempt(lake.read("domain_verdicts"), ["domain"])
+
+
+def _config(lake):
+    from jobs.config import Config
+
+    return getattr(lake, "config", None) or Config()
+
+
+def _recalled_needs(lake) -> tuple[str, ...]:
+    return ("documents",) if _config(lake).recall.recalled == "all" else ("documents", "recall_scores")
+
+
+def documents_recalled(lake):
+    from pyspark.sql import functions as F
+
+    cfg = _config(lake)
+    mode, threshold = cfg.recall.recalled, cfg.recall.threshold
+    docs = read_source(lake, "recall.input", cfg.recall.input)
+    if mode == "all":
+        return docs
+    hits = recall_current(lake).where(F.col("score") >= threshold).select("doc_id")
+    verdicts = domain_verdicts(lake).where("status = 'ok'") if lake.exists("domain_verdicts") else None
+    if mode == "score" or verdicts is None:
+        return docs.join(hits, "doc_id", "left_semi")
+    if mode == "score_and_domain":
+        rejected = verdicts.where(~F.col("educational")).select("domain")
+        return docs.join(hits, "doc_id", "left_semi").join(rejected, "domain", "left_anti")
+    accepted = verdicts.where(F.col("educational")).select("domain")
+    by_domain = docs.join(accepted, "domain", "left_semi").select("doc_id")
+    return docs.join(hits.unionByName(by_domain), "doc_id", "left_semi")
+
+
 DERIVED = {
+    "documents_recalled": (_recalled_needs, documents_recalled),
+    "recall_current": (("recall_scores",), recall_current),
     "documents_dedup": (("documents", "dedup"), documents_dedup),
     "dedup_clusters": (("dedup",), dedup_clusters),
 }
@@ -34,10 +101,14 @@ DERIVED = {
 def register_derived(lake) -> list[str]:
     names = []
     for name, (needs, build) in DERIVED.items():
-        if all(lake.exists(t) for t in needs):
+        if all(lake.exists(t) for t in _needed(needs, lake)):
             build(lake).createOrReplaceTempView(name)
             names.append(name)
     return names
+
+
+def _needed(needs, lake) -> tuple[str, ...]:
+    return needs(lake) if callable(needs) else needs
 
 
 class MissingInput(LookupError):
@@ -48,7 +119,7 @@ def read_source(lake, key: str, name: str):
     """The table or derived view a stage reads (config key `key` names it), or MissingInput."""
     if name in DERIVED:
         needs, build = DERIVED[name]
-        missing = [t for t in needs if not lake.exists(t)]
+        missing = [t for t in _needed(needs, lake) if not lake.exists(t)]
         if missing:
             raise MissingInput(f"{key} {name!r} needs table(s) {', '.join(missing)} (run the stages that write them first)")
         return build(lake)

@@ -87,7 +87,7 @@ def validate_pair(question: str, answer: str, limits: Limits) -> str | None:
     return None
 
 
-def _reply_json(text: str, finish_reason: str, error: str | None):
+def reply_json(text: str, finish_reason: str, error: str | None):
     """(data, None) for a complete JSON reply, else (None, the final Parsed status)."""
     if error:
         return None, Parsed("engine_error", error=error)
@@ -100,7 +100,7 @@ def _reply_json(text: str, finish_reason: str, error: str | None):
 
 
 def parse_extraction(text: str, finish_reason: str, error: str | None, limits: Limits, chunk: int = 0) -> Parsed:
-    data, final = _reply_json(text, finish_reason, error)
+    data, final = reply_json(text, finish_reason, error)
     if final:
         return final
     if isinstance(data, list):  # a bare list of pairs is an acceptable reading of the schema
@@ -156,7 +156,7 @@ def final_answer(answer: str) -> str | None:
 def parse_refinement(
     text: str, finish_reason: str, error: str | None, limits: Limits, orig_answer: str
 ) -> Parsed:
-    data, final = _reply_json(text, finish_reason, error)
+    data, final = reply_json(text, finish_reason, error)
     if final:
         return final
     if not isinstance(data, dict) or not isinstance(data.get("question"), str) or not isinstance(data.get("answer"), str):

@@ -83,7 +83,7 @@ class ExtractTask:
         gen_of_chunk = {}
         for (chunk, chunks, _), gen in zip(work.meta, generations):
             parsed = parse_extraction(gen.text, gen.finish_reason, gen.error, self.limits, chunk)
-            gen_row = _generation_fields(gen, generation_id(doc_id, self.model, self.prompt.version, str(chunk)))
+            gen_row = generation_fields(gen, generation_id(doc_id, self.model, self.prompt.version, str(chunk)))
             gen_of_chunk[chunk] = (gen_row, chunks)
             if parsed.pairs:
                 pairs.extend(parsed.pairs)
@@ -138,7 +138,7 @@ class RefineTask:
             parsed = None
         else:
             gen = generations[0]
-        gen_row = _generation_fields(gen, generation_id(r["qa_id"], self.model, self.prompt.version))
+        gen_row = generation_fields(gen, generation_id(r["qa_id"], self.model, self.prompt.version))
         if work.requests:
             orig_answer = r["orig_answer"] if self.check_final_answer else ""
             parsed = parse_refinement(gen.text, gen.finish_reason, gen.error, self.limits, orig_answer)
@@ -156,7 +156,7 @@ class RefineTask:
         }]
 
 
-def _generation_fields(gen: Generation, gen_id: str) -> dict:
+def generation_fields(gen: Generation, gen_id: str) -> dict:
     return {
         "raw_output": gen.text if not gen.error else None,
         "finish_reason": gen.finish_reason,

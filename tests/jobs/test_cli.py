@@ -40,7 +40,7 @@ def test_sql_formats(lake_dir, capsys):
 
 
 def test_dedup_command_prints_summary_and_feeds_the_view(lake_dir, capsys):
-    assert main(["--lake", str(lake_dir), "dedup"]) == 0
+    assert main(["--lake", str(lake_dir), "dedup", "--set", "dedup.input=documents"]) == 0
     out = capsys.readouterr().out
     assert "dedup summary" in out and "| documents in (new)" in out
     row = [l for l in out.splitlines() if l.startswith("| documents in (new)")][0]
@@ -49,12 +49,15 @@ def test_dedup_command_prints_summary_and_feeds_the_view(lake_dir, capsys):
     assert main(["--lake", str(lake_dir), "sql", query, "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["kept"] == rows[0]["keepers"] > 0
-    assert main(["--lake", str(lake_dir), "dedup"]) == 0  # nothing new: nothing written
+    assert main(["--lake", str(lake_dir), "dedup", "--set", "dedup.input=documents"]) == 0  # nothing new: nothing written
     assert "| documents in (new)               | 0" in capsys.readouterr().out
 
 
 def test_dedup_on_a_lake_without_documents_says_so(spark, tmp_path, capsys):
     assert main(["--lake", str(tmp_path / "empty"), "dedup"]) == 2
+    err = capsys.readouterr().err
+    assert "dedup.input 'documents_recalled' needs table(s) documents, recall_scores" in err
+    assert main(["--lake", str(tmp_path / "empty"), "dedup", "--set", "dedup.input=documents"]) == 2
     err = capsys.readouterr().err
     assert "dedup.input: no table 'documents'" in err and "run ingest first" in err
 

@@ -33,7 +33,7 @@ def write_documents(spark, lake, rows: list[dict], files: int = 2) -> None:
 
 
 def run_dedup(spark, make_config, lake_dir, *overrides):
-    cfg = make_config(*overrides, lake=lake_dir)
+    cfg = make_config("dedup.input=documents", *overrides, lake=lake_dir)  # no recall here
     lake = open_lake(spark, cfg)
     return dedup.run(spark, cfg, lake), lake
 

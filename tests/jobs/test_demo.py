@@ -1,5 +1,5 @@
-"""The demo's own sample archive goes through ingest, dedup, extract and refine (the real
-offline model on vLLM CPU), with each drop path exercised."""
+"""The demo's own sample archive goes through ingest, recall, dedup, extract and refine (the
+real offline model on vLLM CPU), with each drop path exercised."""
 
 import pytest
 
@@ -21,14 +21,25 @@ def test_demo_runs_every_stage_on_its_sample(spark, make_config, tmp_path, capsy
     assert not any("mathe.example.de" in u for u in docs)  # German page: language filter
     assert "dropped: language" in out and "dropped: too_short" in out and "dropped: revisit" in out
     assert "calculus-notes.example.edu" in out  # the demo query ran
+    # recall (trained on the shipped seeds) keeps the Q&A and tutorial pages, drops the
+    # shop and gardening pages; the judge stored a parsed verdict for each candidate domain
+    scores = {docs_by_id[r["doc_id"]]: r["score"] for r in lake.read("recall_scores").collect()}
+    assert len(scores) == 8
+    dropped = {u for u, s in scores.items() if s < 0.5}
+    assert dropped == {"https://shop.example.com/p/aurora-wireless-headphones", "https://garden.example.org/2026/balcony-herbs"}
+    verdicts = lake.read("domain_verdicts").collect()
+    candidates = {r["domain"] for r in lake.read("domains").where("candidate").collect()}
+    assert {v["domain"] for v in verdicts} == candidates and all(v["status"] == "ok" for v in verdicts)
+    assert "recall summary" in out and "held-out P / R / F1 / AUC" in out
     outcome = {docs_by_id[r["doc_id"]]: r for r in lake.read("dedup").collect()}
+    assert set(outcome) == set(docs) - dropped  # dedup read the recalled set
     mirror = outcome["https://mirror.algebra-help.example.net/q/1041"]
     repost = outcome["https://homework-answers.example.com/probability/two-sixes"]
     assert (mirror["reason"], mirror["is_keeper"]) == ("exact", False)
     assert (repost["reason"], repost["is_keeper"]) == ("near", False)
     assert docs_by_id[repost["cluster_id"]] == "https://stats.example.net/q/77/probability-two-sixes"
-    assert sum(r["is_keeper"] for r in outcome.values()) == 6
-    assert lake.spark.table("documents_dedup").count() == 6
+    assert sum(r["is_keeper"] for r in outcome.values()) == 4
+    assert lake.spark.table("documents_dedup").count() == 4
     # extract read exactly the kept documents; refine rewrote exactly the valid pairs
     extracted = lake.read("qa_extracted").collect()
     kept = {r["doc_id"] for r in lake.spark.table("documents_dedup").collect()}
