@@ -47,6 +47,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python bench/extraction_quality.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/dedup.py
+	$(BIN)/python bench/recall.py
 	$(BIN)/python bench/llm.py
 
 clean:
