@@ -19,16 +19,16 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the repo 
 
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-import datetime as dt
 
 from jobs.config import Config
 from jobs.lake import Lake
 from jobs.llm_stage import (
     LlmStageError,
     check_model,
+    check_task,
     engine_spec,
+    generate_slices,
     latest_attempt,
-    run_slices,
     sampling,
     status_counters,
 )
@@ -72,7 +72,6 @@ def current_pairs(lake: Lake):
 def run(spark, cfg: Config, lake: Lake) -> dict:
     from pyspark.sql import functions as F
 
-    from udfs.llm import llm_map
 
     e = cfg.extract
     try:
@@ -96,24 +95,12 @@ def run(spark, cfg: Config, lake: Lake) -> dict:
 
         return ExtractTask(prompt, spec.model, tokenizer, max_model_len, max_tokens, overlap, max_chunks, limits)
 
-    try:  # on the driver too: a context too small for the prompt fails here, not in a task
-        from lib.llm.tokenizer import load_tokenizer
-
-        make_task(load_tokenizer(spec.tokenizer_path))
-    except ValueError as exc:
-        raise LlmStageError(str(exc)) from None
-    columns = [f.name for f in QA_EXTRACTED.fields if f.name not in ("run_id", "extracted_at")]
-    now = dt.datetime.now(dt.timezone.utc)
-    scratch = lake.scratch("extract", recorder.run_id)
-    try:
-        counters = run_slices(
-            spark, cfg, lake, stage="extract", table=TABLE, todo=todo, per_commit=e.commit_docs,
-            map_fn=llm_map(spec, samp, cfg.llm.batch_tokens, make_task, columns), out_schema=QA_EXTRACTED,
-            finish=lambda df: df.withColumn("extracted_at", F.lit(now).cast("timestamp")),
-            run_id=recorder.run_id, scratch=scratch,
-        )
-    finally:
-        lake.remove_tree(scratch)
+    check_task(spec, make_task)
+    counters = generate_slices(
+        spark, cfg, lake, stage="extract", table=TABLE, todo=todo, per_commit=e.commit_docs, spec=spec, sampling=samp,
+        make_task=make_task, out_schema=QA_EXTRACTED, stamp="extracted_at", run_id=recorder.run_id,
+        scratch_parts=("extract", recorder.run_id),
+    )
     counters["documents_in"] = counters.pop("records_in")
     counters.update(status_counters(lake, TABLE, recorder.run_id))
     if lake.exists(TABLE):

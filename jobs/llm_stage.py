@@ -142,6 +142,40 @@ def run_slices(spark, cfg: Config, lake, *, stage: str, table: str, todo, per_co
     return counters
 
 
+def check_task(spec: EngineSpec, make_task) -> None:
+    """Build the task once on the driver: a context too small for the prompt fails here,
+    before any Spark work, instead of in every task."""
+    from lib.llm.tokenizer import load_tokenizer
+
+    try:
+        make_task(load_tokenizer(spec.tokenizer_path))
+    except ValueError as exc:
+        raise LlmStageError(str(exc)) from None
+
+
+def generate_slices(spark, cfg: Config, lake, *, stage: str, table: str, todo, per_commit: int, spec: EngineSpec,
+                    sampling: Sampling, make_task, out_schema, stamp: str, run_id: str, scratch_parts: tuple) -> dict:
+    """run_slices with the engine map over `make_task`, the `stamp` time column set on the
+    driver, and the scratch folder removed whatever happens."""
+    from pyspark.sql import functions as F
+
+    from udfs.llm import llm_map
+
+    columns = [f.name for f in out_schema.fields if f.name not in ("run_id", stamp)]
+    import datetime as dt
+
+    now = dt.datetime.now(dt.timezone.utc)
+    scratch = lake.scratch(*scratch_parts)
+    try:
+        return run_slices(
+            spark, cfg, lake, stage=stage, table=table, todo=todo, per_commit=per_commit,
+            map_fn=llm_map(spec, sampling, cfg.llm.batch_tokens, make_task, columns), out_schema=out_schema,
+            finish=lambda df: df.withColumn(stamp, F.lit(now).cast("timestamp")), run_id=run_id, scratch=scratch,
+        )
+    finally:
+        lake.remove_tree(scratch)
+
+
 def latest_attempt(df, keys: list[str]):
     """Rows of the latest run per `keys` (run ids sort by start time). A retried record
     keeps its earlier rows as history; readers want only the attempt that counts."""

@@ -42,6 +42,7 @@ from lib.recall_model import FastTextParams
 
 log = logging.getLogger("webinstruct.recall")
 KIND = "recall"
+NO_DOMAIN = "(none)"  # documents without a registered domain: counted, never a candidate
 
 
 class RecallError(RuntimeError):
@@ -102,10 +103,17 @@ def training_frames(spark, cfg: Config, lake: Lake, round_no: int):
 
     from jobs.recall_seeds import documents_as_examples, hash_sample
 
+    from lib.recall_text import CHARS_PER_WORD
+
     r = cfg.recall
-    docs = _documents(lake, cfg)
-    seeds = _seeds(spark, lake, cfg, "positives", docs)
-    extra_negatives = _seeds(spark, lake, cfg, "negatives", docs)
+    head = r.max_words * CHARS_PER_WORD  # prepare() reads no further: samples carry only the head
+
+    def clip(df):
+        return None if df is None else df.withColumn("text", F.substring("text", 1, head))
+
+    docs = _documents(lake, cfg).withColumn("text", F.substring("text", 1, head))
+    seeds = clip(_seeds(spark, lake, cfg, "positives", docs))
+    extra_negatives = clip(_seeds(spark, lake, cfg, "negatives", docs))
     if round_no == 1:
         if seeds is None:
             raise RecallError("recall.positives is empty: give seed sources, e.g. [{path = \"seeds.jsonl\", text = [\"Q\", \"A\"]}]")
@@ -122,10 +130,10 @@ def training_frames(spark, cfg: Config, lake: Lake, round_no: int):
         rejected_docs = documents_as_examples(docs.join(rejected, "domain", "left_semi"), "rejected domains")
         extra_negatives = rejected_docs if extra_negatives is None else extra_negatives.unionByName(rejected_docs)
         pool = docs.join(accepted, "domain", "left_anti").join(rejected, "domain", "left_anti")  # rejected ones come next
-    positives = hash_sample(positives, r.max_positives, r.sample_seed)
-    # sampled negatives: never a positive page (by doc_id or URL)
+    # negatives are never a positive page (by doc_id or URL), even one the cap below leaves out
     pos_keys = positives.select("key")
     pos_urls = positives.where(F.col("url").isNotNull()).select("url")
+    positives = hash_sample(positives, r.max_positives, r.sample_seed)
     pool = pool.join(pos_keys.withColumnRenamed("key", "doc_id"), "doc_id", "left_anti").join(pos_urls, "url", "left_anti")
     n_random = r.negatives_from_documents if round_no == 1 else r.round2_negatives
     negatives = hash_sample(documents_as_examples(pool, "documents sample"), n_random, r.sample_seed)
@@ -180,9 +188,15 @@ def train(spark, cfg: Config, lake: Lake, round_no: int = 1, force: bool = False
     if lake.exists("models") and not force:
         from pyspark.sql import functions as F
 
-        same = lake.read("models").where((F.col("training_key") == key) & (F.col("round") == round_no)).collect()
+        same = lake.read("models").where((F.col("training_key") == key) & (F.col("round") == round_no))
+        same = same.orderBy(F.col("created_at").desc()).limit(1).collect()
         if same:
-            return {**same[0].asDict(), "trained": False}
+            row = same[0].asDict()
+            current = current_model(lake, round_no)
+            if current is None or current["model_id"] != row["model_id"]:  # back to an earlier model: make it current
+                row.update(created_at=dt.datetime.now(dt.timezone.utc))
+                lake.append("models", spark.createDataFrame([row], MODELS))
+            return {**row, "trained": False}
     recorder = RunRecorder(lake, f"recall.train.{round_no}", cfg, args={"round": round_no})
 
     def split(rows):
@@ -268,11 +282,13 @@ def domain_stats(scores, documents, threshold: float):
     from pyspark.sql import functions as F
 
     joined = scores.join(documents.select("doc_id", "domain"), "doc_id")
-    joined = joined.withColumn("domain", F.coalesce(F.col("domain"), F.lit("(none)")))
+    joined = joined.withColumn("domain", F.coalesce(F.col("domain"), F.lit(NO_DOMAIN)))
     return joined.groupBy("domain").agg(
         F.count("*").alias("documents"),
         F.sum((F.col("score") >= threshold).cast("long")).alias("recalled"),
-        F.avg("score").alias("mean_score"),
+        # rounded: a sum's last bit depends on the shuffle's merge order, and a rerun must
+        # compare equal to the stored row
+        F.round(F.avg("score"), 9).alias("mean_score"),
     ).withColumn("recalled_fraction", F.col("recalled") / F.col("documents"))
 
 
@@ -286,7 +302,7 @@ def mark_candidates(stats, min_docs: int, min_fraction: float, max_candidates: i
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    eligible = (F.col("recalled") >= min_docs) & (F.col("recalled_fraction") >= min_fraction)
+    eligible = (F.col("recalled") >= min_docs) & (F.col("recalled_fraction") >= min_fraction) & (F.col("domain") != NO_DOMAIN)
     rank = F.row_number().over(Window.orderBy(eligible.desc(), F.col("recalled").desc(), F.col("domain")))
     return stats.withColumn("candidate", eligible & (rank <= max_candidates)).withColumn(
         "min_docs", F.lit(min_docs).cast("long")
@@ -303,6 +319,8 @@ def domains(spark, cfg: Config, lake: Lake, round_no: int = 1) -> dict:
     if model is None or not lake.exists("recall_scores"):
         raise RecallError(f"round {round_no} has no scores yet (run `webinstruct recall score --round {round_no}`)")
     scores = lake.read("recall_scores").where(F.col("model_id") == model["model_id"]).select("doc_id", "score")
+    if scores.limit(1).count() == 0:
+        raise RecallError(f"round {round_no}'s model {model['model_id']} has scored nothing yet (run `webinstruct recall score --round {round_no}`)")
     stats = domain_stats(scores, _documents(lake, cfg), cfg.recall.threshold).cache()
     scored = stats.agg(F.sum("documents")).collect()[0][0] or 0
     min_docs = min_docs_for(cfg, scored)
@@ -383,10 +401,9 @@ def judge(spark, cfg: Config, lake: Lake, round_no: int = 1) -> dict:
     """Ask the LLM about the round's candidate domains not judged yet; then refresh `domains`."""
     from pyspark.sql import functions as F
 
-    from jobs.llm_stage import LlmStageError, check_model, run_slices, status_counters
+    from jobs.llm_stage import LlmStageError, check_model, check_task, generate_slices, status_counters
     from lib.llm.prompts import PromptError, load_prompt
     from lib.llm.types import Sampling
-    from udfs.llm import llm_map
 
     r = cfg.recall
     if not lake.exists("domains") or lake.read("domains").where(F.col("round") == round_no).limit(1).count() == 0:
@@ -417,23 +434,14 @@ def judge(spark, cfg: Config, lake: Lake, round_no: int = 1) -> dict:
         return DomainJudgeTask(prompt, spec.model, tokenizer, max_model_len, max_tokens, snippet_chars)
 
     try:
-        from lib.llm.tokenizer import load_tokenizer
-
-        make_task(load_tokenizer(spec.tokenizer_path))
-    except ValueError as exc:
+        check_task(spec, make_task)
+    except LlmStageError as exc:
         raise RecallError(str(exc)) from None
-    columns = [f.name for f in DOMAIN_VERDICTS.fields if f.name not in ("run_id", "judged_at")]
-    now = dt.datetime.now(dt.timezone.utc)
-    scratch = lake.scratch("judge", recorder.run_id)
-    try:
-        counters = run_slices(
-            spark, cfg, lake, stage="recall.judge", table="domain_verdicts", todo=todo, per_commit=r.judge_commit,
-            map_fn=llm_map(spec, sampling, cfg.llm.batch_tokens, make_task, columns), out_schema=DOMAIN_VERDICTS,
-            finish=lambda df: df.withColumn("judged_at", F.lit(now).cast("timestamp")),
-            run_id=recorder.run_id, scratch=scratch,
-        )
-    finally:
-        lake.remove_tree(scratch)
+    counters = generate_slices(
+        spark, cfg, lake, stage="recall.judge", table="domain_verdicts", todo=todo, per_commit=r.judge_commit, spec=spec,
+        sampling=sampling, make_task=make_task, out_schema=DOMAIN_VERDICTS, stamp="judged_at", run_id=recorder.run_id,
+        scratch_parts=("judge", recorder.run_id),
+    )
     counters["judged"] = counters.pop("records_in")
     counters.update(status_counters(lake, "domain_verdicts", recorder.run_id))
     if counters["judged"]:
@@ -489,6 +497,8 @@ def summary_rows(lake: Lake, counters: dict) -> list[tuple[str, object]]:
             rows.append(("  held-out P / R / F1 / AUC", f"{m['precision']:.3f} / {m['recall']:.3f} / {m['f1']:.3f} / {m['auc']:.3f}"))
             rows.append(("  held-out accuracy (majority baseline)", f"{m['accuracy']:.3f} ({m['baseline_accuracy']:.3f})"))
         rows.append(("  documents scored (new)", counters.get(f"r{round_no}_scored", 0)))
+        if not lake.exists("recall_scores"):
+            continue
         total = lake.read("recall_scores").where(F.col("model_id") == model["model_id"])
         agg = total.agg(F.count("*").alias("n"), F.sum((F.col("score") >= lake.config.recall.threshold).cast("long")).alias("hit")).collect()[0]
         rows.append(("  recalled / scored (all)", f"{agg['hit'] or 0} / {agg['n']}"))

@@ -20,7 +20,6 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the repo 
 
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-import datetime as dt
 from collections import Counter
 
 from jobs.config import Config
@@ -28,9 +27,10 @@ from jobs.lake import Lake
 from jobs.llm_stage import (
     LlmStageError,
     check_model,
+    check_task,
     engine_spec,
+    generate_slices,
     latest_attempt,
-    run_slices,
     sampling,
     status_counters,
 )
@@ -58,7 +58,6 @@ def assigned(pairs, models: list[str], index: int, mode: str):
 def run(spark, cfg: Config, lake: Lake) -> dict:
     from pyspark.sql import functions as F
 
-    from udfs.llm import llm_map
 
     r = cfg.refine
     try:
@@ -79,8 +78,6 @@ def run(spark, cfg: Config, lake: Lake) -> dict:
     pairs = pairs.dropDuplicates(["qa_id"])
     limits = Limits(r.max_question_chars, r.max_answer_chars)
     samp = sampling(r, cfg.llm.seed)
-    columns = [f.name for f in QA_REFINED.fields if f.name not in ("run_id", "refined_at")]
-    now = dt.datetime.now(dt.timezone.utc)
     totals: Counter = Counter()
     max_model_len, max_tokens, check = cfg.llm.max_model_len, r.max_tokens, r.check_final_answer
     for i, spec in enumerate(specs):
@@ -101,16 +98,12 @@ def run(spark, cfg: Config, lake: Lake) -> dict:
 
             return RefineTask(prompt, spec.model, tokenizer, max_model_len, max_tokens, limits, check)
 
-        scratch = lake.scratch("refine", recorder.run_id, str(i))
-        try:
-            counters = run_slices(
-                spark, cfg, lake, stage=f"refine{i}", table=TABLE, todo=todo, per_commit=r.commit_pairs,
-                map_fn=llm_map(spec, samp, cfg.llm.batch_tokens, make_task, columns), out_schema=QA_REFINED,
-                finish=lambda df: df.withColumn("refined_at", F.lit(now).cast("timestamp")),
-                run_id=recorder.run_id, scratch=scratch,
-            )
-        finally:
-            lake.remove_tree(scratch)
+        check_task(spec, make_task)
+        counters = generate_slices(
+            spark, cfg, lake, stage=f"refine{i}", table=TABLE, todo=todo, per_commit=r.commit_pairs, spec=spec,
+            sampling=samp, make_task=make_task, out_schema=QA_REFINED, stamp="refined_at", run_id=recorder.run_id,
+            scratch_parts=("refine", recorder.run_id, str(i)),
+        )
         totals.update(counters)
     totals["pairs_in"] = totals.pop("records_in", 0)
     totals["refiners"] = len(models)

@@ -45,7 +45,9 @@ def recall_current(lake):
 
     scores = lake.read("recall_scores")
     if lake.exists("models"):
-        current = current_models(lake)
+        # the final round: the highest configured round whose current model has scored
+        scored = scores.select("model_id").distinct()
+        current = current_models(lake).where(F.col("round") <= _config(lake).recall.rounds).join(scored, "model_id", "left_semi")
         final = current.agg(F.max("round").alias("round"))
         chosen = current.join(final, "round").select("round", "model_id")
         return scores.join(chosen, ["round", "model_id"], "left_semi")
@@ -54,10 +56,14 @@ def recall_current(lake):
 
 
 def domain_verdicts(lake):
-    """The latest verdict per domain (any round, model or prompt version)."""
-    from jobs.llm_stage import latest_attempt
+    """One verdict per domain (any round, model or prompt version): the latest `ok` one,
+    else the latest attempt. A later failed reply never erases an earlier verdict."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
 
-    return latest_attempt(lake.read("domain_verdicts"), ["domain"])
+    order = Window.partitionBy("domain").orderBy((F.col("status") == "ok").desc(), F.col("run_id").desc())
+    rows = lake.read("domain_verdicts")
+    return rows.withColumn("_n", F.row_number().over(order)).where("_n = 1").drop("_n")
 
 
 def _config(lake):

@@ -20,7 +20,7 @@ import numpy as np
 from lib.recall_text import LABEL_NEGATIVE, LABEL_POSITIVE, training_line
 
 
-NAN_RETRIES = 8
+NAN_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -39,31 +39,41 @@ class FastTextParams:
         return asdict(self)
 
 
+_CHILD = """
+import json, sys
+import fasttext
+a = json.loads(sys.argv[1])
+model = fasttext.train_supervised(input=a["input"], dim=a["dim"], epoch=a["epoch"], lr=a["lr"], wordNgrams=a["word_ngrams"],
+    bucket=a["bucket"], minCount=a["min_count"], loss=a["loss"], thread=a["threads"], seed=a["seed"], verbose=0)
+model.save_model(a["output"])
+"""
+
+
 def train(positives: list[str], negatives: list[str], params: FastTextParams, workdir: Path, shuffle_seed: int = 0) -> Path:
-    """Write the labelled lines (prepared texts), train, save; returns the model file."""
-    import fasttext
+    """Write the labelled lines (prepared texts), train, save; returns the model file.
+
+    Training runs in a fresh Python process. fasttext-numpy2 0.10.4 reads memory it never
+    initialised: the first model trained in a process is deterministic, later ones in the
+    same process can differ or abort with "Encountered NaN" (seen on the real seed sets).
+    A fresh process gives the same file for the same lines and settings every time."""
+    import json
+    import subprocess
+    import sys
 
     workdir.mkdir(parents=True, exist_ok=True)
     lines = [training_line(t, True) for t in positives] + [training_line(t, False) for t in negatives]
     random.Random(shuffle_seed).shuffle(lines)  # fastText reads in file order; classes interleaved
     data = workdir / "train.txt"
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    for attempt in range(NAN_RETRIES):
-        try:
-            model = fasttext.train_supervised(
-                input=str(data), dim=params.dim, epoch=params.epoch, lr=params.lr, wordNgrams=params.word_ngrams,
-                bucket=params.bucket, minCount=params.min_count, loss=params.loss, thread=params.threads,
-                seed=params.seed, verbose=0,
-            )
-            break
-        except RuntimeError as exc:
-            # fastText's progress check can read the loss before any example has been
-            # counted (0/0) and abort with "Encountered NaN" at random on small, fast
-            # runs; the same data and seed train fine on the next try, to the same model
-            if "NaN" not in str(exc) or attempt == NAN_RETRIES - 1:
-                raise
     out = workdir / "model.bin"
-    model.save_model(str(out))
+    args = json.dumps({**params.as_dict(), "input": str(data), "output": str(out)})
+    for attempt in range(NAN_RETRIES):
+        done = subprocess.run([sys.executable, "-c", _CHILD, args], capture_output=True, text=True)
+        if done.returncode == 0:
+            break
+        error = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        if "NaN" not in error or attempt == NAN_RETRIES - 1:  # a genuine divergence persists
+            raise RuntimeError(f"fastText training failed: {error}")
     data.unlink()
     return out
 

@@ -16,7 +16,11 @@ def ship_model(spark, uri: str) -> str:
     """Make the model file available to every executor; returns the name to look it up by."""
     name = uri.rstrip("/").rsplit("/", 1)[-1]
     try:
-        spark.sparkContext.addFile(uri)
+        context = spark.sparkContext
+    except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext: the UDF reads the lake path
+        return name
+    try:
+        context.addFile(uri)
     except Exception as exc:  # noqa: BLE001 - py4j wraps the JVM's error
         if "has been added already" not in str(exc):  # content-addressed name: same file
             raise

@@ -114,6 +114,12 @@ def test_classifier_on_held_out_real_pages_beats_the_majority_baseline(spark, cf
     # the same examples and settings find the model instead of training another
     again = recall.train(spark, cfg, lake, 1)
     assert not again["trained"] and again["model_id"] == row["model_id"] and lake.count("models") == 1
+    # other settings make another model, current from then on; going back makes the first current again
+    other_cfg = dataclasses.replace(cfg, recall=dataclasses.replace(cfg.recall, test_fraction=0.2))
+    other = recall.train(spark, other_cfg, lake, 1)
+    assert other["trained"] and recall.current_model(lake, 1)["model_id"] == other["model_id"] != row["model_id"]
+    back = recall.train(spark, cfg, lake, 1)
+    assert not back["trained"] and recall.current_model(lake, 1)["model_id"] == row["model_id"]
 
 
 def test_udf_scores_equal_fasttext_called_directly_and_reruns_score_nothing(spark, cfg_and_lake):
@@ -157,7 +163,7 @@ def test_domain_stats_aggregation_on_hand_built_rows(spark):
         [("a", "x.org"), ("b", "x.org"), ("c", "x.org"), ("d", "y.com"), ("e", None), ("z", "x.org")], "doc_id string, domain string")
     got = recall.domain_stats(scores, docs, 0.5).select("domain", "documents", "recalled", "recalled_fraction", "mean_score")
     want = spark.createDataFrame(
-        [("(none)", 1, 0, 0.0, 0.1), ("x.org", 3, 2, 2 / 3, (0.9 + 0.2 + 0.5) / 3), ("y.com", 1, 1, 1.0, 0.7)],
+        [("(none)", 1, 0, 0.0, 0.1), ("x.org", 3, 2, 2 / 3, round((0.9 + 0.2 + 0.5) / 3, 9)), ("y.com", 1, 1, 1.0, 0.7)],
         "domain string, documents long, recalled long, recalled_fraction double, mean_score double")
     assert_df_equality(got, want, ignore_row_order=True, ignore_nullable=True, allow_nan_equality=True)
     marked = recall.mark_candidates(got, 1, 0.6, 1).select("domain", "candidate").orderBy("domain")
@@ -202,6 +208,11 @@ def test_round_two_trains_on_judged_domains_and_the_recalled_view_follows_config
 
     cfg, lake = cfg_and_lake
     _hand_verdicts(spark, lake, accepted=["stackexchange.com", "superuser.com"], rejected=["ebay.com"])
+    # a later reply that failed to parse does not erase the verdict
+    failed = {f.name: None for f in DOMAIN_VERDICTS.fields}
+    failed.update(domain="ebay.com", round=1, status="parse_error", error="not JSON", model="another", prompt_version="v2",
+                  run_id="99999999T999999Z-zz-later", judged_at=dt.datetime.now(dt.timezone.utc))
+    lake.append("domain_verdicts", spark.createDataFrame([failed], DOMAIN_VERDICTS))
     row = recall.train(spark, cfg, lake, 2)
     sources = json.loads(row["sources"])
     from jobs.views import domain_verdicts
