@@ -208,8 +208,11 @@ def train(spark, cfg: Config, lake: Lake, round_no: int = 1, force: bool = False
     with tempfile.TemporaryDirectory(prefix="webinstruct-recall-") as tmp:
         try:
             path = train_fasttext([t for _, t, _ in pos_train], [t for _, t, _ in neg_train], params, Path(tmp), r.seed)
-        except RuntimeError as exc:  # fastText: "Encountered NaN" when the rate is too high
-            raise RecallError(f"round {round_no}: fastText training failed ({exc}); lower recall.lr (now {r.lr})") from None
+        except RuntimeError as exc:  # fastText: "Encountered NaN" when these settings diverge
+            raise RecallError(
+                f"round {round_no}: fastText training failed ({exc}); try a lower recall.lr (now {r.lr}) "
+                f"or a larger recall.bucket (now {r.bucket})"
+            ) from None
         scorer = Scorer(str(path))
         test = pos_test + neg_test
         scores = scorer.scores([t for _, t, _ in test])

@@ -20,20 +20,19 @@ import numpy as np
 from lib.recall_text import LABEL_NEGATIVE, LABEL_POSITIVE, training_line
 
 
-NAN_RETRIES = 3
-
-
 @dataclass(frozen=True)
 class FastTextParams:
-    dim: int = 256
-    epoch: int = 3
-    lr: float = 0.1
-    word_ngrams: int = 2
-    bucket: int = 2_000_000
-    min_count: int = 1
+    """Defaults live in config (RecallSection); only the loss is fixed here."""
+
+    dim: int
+    epoch: int
+    lr: float
+    word_ngrams: int
+    bucket: int
+    min_count: int
+    threads: int
+    seed: int
     loss: str = "softmax"
-    threads: int = 1
-    seed: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -55,7 +54,8 @@ def train(positives: list[str], negatives: list[str], params: FastTextParams, wo
     Training runs in a fresh Python process. fasttext-numpy2 0.10.4 reads memory it never
     initialised: the first model trained in a process is deterministic, later ones in the
     same process can differ or abort with "Encountered NaN" (seen on the real seed sets).
-    A fresh process gives the same file for the same lines and settings every time."""
+    A fresh process gives the same file for the same lines and settings every time; a NaN
+    there is a real divergence of those settings and is reported."""
     import json
     import subprocess
     import sys
@@ -67,13 +67,9 @@ def train(positives: list[str], negatives: list[str], params: FastTextParams, wo
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = workdir / "model.bin"
     args = json.dumps({**params.as_dict(), "input": str(data), "output": str(out)})
-    for attempt in range(NAN_RETRIES):
-        done = subprocess.run([sys.executable, "-c", _CHILD, args], capture_output=True, text=True)
-        if done.returncode == 0:
-            break
-        error = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        if "NaN" not in error or attempt == NAN_RETRIES - 1:  # a genuine divergence persists
-            raise RuntimeError(f"fastText training failed: {error}")
+    done = subprocess.run([sys.executable, "-c", _CHILD, args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError((done.stderr.strip().splitlines() or ["no output"])[-1])
     data.unlink()
     return out
 

@@ -73,3 +73,20 @@ def test_llm_stages_on_a_lake_without_their_input_say_so(spark, tmp_path, capsys
 def test_extract_with_an_unprepared_model_fails_before_spark_work(lake_dir, capsys):
     assert main(["--lake", str(lake_dir), "--set", "llm.model=offline:nothing-here", "extract"]) == 2
     assert "webinstruct models prepare" in capsys.readouterr().err
+
+
+def test_recall_train_prints_metrics_and_a_bad_seed_path_is_named(lake_dir, capsys):
+    qa = shared("qa", "stackmathqa_700.jsonl")
+    small = ["--set", "recall.dim=64", "--set", "recall.bucket=50000", "--set", "recall.epoch=5"]
+    bad = f'recall.positives=[{{path = "{qa.parent / "missing.jsonl"}", text = ["Q", "A"]}}]'
+    assert main(["--lake", str(lake_dir), "recall", "train", "--set", bad, *small]) == 2
+    err = capsys.readouterr().err
+    assert "recall train: recall.positives[0]: cannot read" in err and "missing.jsonl" in err
+    good = f'recall.positives=[{{path = "{qa}", text = ["Q", "A"], url = "meta.url"}}]'
+    assert main(["--lake", str(lake_dir), "recall", "train", "--set", good, *small]) == 0  # no scores yet: still a summary
+    out = capsys.readouterr().out
+    assert "round 1 model" in out and "held-out P / R / F1 / AUC" in out
+    # settings fastText diverges on (16 dims over 1000 buckets, pinned fasttext-numpy2): a clear error
+    tiny = ["--set", "recall.dim=16", "--set", "recall.bucket=1000", "--set", "recall.epoch=5"]
+    assert main(["--lake", str(lake_dir), "recall", "train", "--set", good, *tiny]) == 2
+    assert "Encountered NaN" in (err := capsys.readouterr().err) and "try a lower recall.lr" in err
