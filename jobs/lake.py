@@ -91,6 +91,14 @@ class Lake(abc.ABC):
         """Insert or replace rows by `keys` in one commit."""
 
     @abc.abstractmethod
+    def fetch_file(self, rel: str, local: str) -> bool:
+        """Copy `<root>/<rel>` to a local file; False when the lake has no such file."""
+
+    @abc.abstractmethod
+    def replace(self, table: str, df) -> CommitResult:
+        """Overwrite the whole table with `df` in one commit (derived tables rebuilt whole)."""
+
+    @abc.abstractmethod
     def read_path(self, path: str):
         """A Delta table outside the lake's layout (seed tables)."""
 
@@ -199,6 +207,31 @@ class DeltaRsLake(Lake):
 
         schema = to_arrow_schema(df.schema, timezone="UTC")
         version = self._commit_with_retry(table, dt, actions, schema, txn)
+        return CommitResult(table, version, files=len(actions), rows=rows)
+
+    def fetch_file(self, rel: str, local: str) -> bool:
+        from pyarrow import fs as pafs
+
+        filesystem, base = self._fs()
+        source = f"{base}/{rel}"
+        if filesystem.get_file_info(source).type != pafs.FileType.File:
+            return False
+        pafs.copy_files(source, local, source_filesystem=filesystem, destination_filesystem=pafs.LocalFileSystem())
+        return True
+
+    def replace(self, table: str, df) -> CommitResult:
+        dt = self._table(table)
+        batch_dir = f"data/{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}"
+        df.write.mode("errorifexists").parquet(f"{self.path(table)}/{batch_dir}")
+        actions, rows = self._add_actions(table, batch_dir)
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        schema = to_arrow_schema(df.schema, timezone="UTC")
+        if dt is None:
+            version = self._commit(table, dt, actions, schema, None)
+        else:
+            dt.create_write_transaction(actions, mode="overwrite", schema=schema)
+            version = self.version(table)
         return CommitResult(table, version, files=len(actions), rows=rows)
 
     def _commit_with_retry(self, table, dt, actions, schema, txn, attempts: int = 3) -> int:
@@ -375,6 +408,17 @@ class NativeDeltaLake(Lake):
         writer.save(self.path(table))
         after = self.version(table)
         return CommitResult(table, after, skipped=before is not None and before == after)
+
+    def fetch_file(self, rel: str, local: str) -> bool:
+        fs, jpath = self._jvm_fs(f"{self.root}/{rel}")
+        if not fs.exists(jpath):
+            return False
+        fs.copyToLocalFile(False, jpath, self.spark._jvm.org.apache.hadoop.fs.Path(local), True)
+        return True
+
+    def replace(self, table: str, df) -> CommitResult:
+        df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(self.path(table))
+        return CommitResult(table, self.version(table))
 
     def upsert(self, table: str, df, keys: list[str]) -> CommitResult:
         from delta.tables import DeltaTable

@@ -199,3 +199,85 @@ DOMAIN_VERDICTS = T.StructType(
     + [f for f in _GENERATION_FIELDS]
     + [T.StructField("judged_at", T.TimestampType())]
 )
+
+BENCHMARKS = T.StructType(
+    [
+        T.StructField("benchmark", T.StringType()),
+        T.StructField("split", T.StringType()),
+        T.StructField("item_id", T.StringType()),  # the dataset's id, else the record's position in its file
+        T.StructField("question", T.StringType()),  # multiple-choice options included, as a model sees them
+        T.StructField("answer", T.StringType()),
+        T.StructField("question_hash", T.StringType()),  # exact_hash of the normalised question (tier-3 shortcut)
+        T.StructField("source", T.StringType()),  # the folder or file it was loaded from
+        T.StructField("run_id", T.StringType()),
+        T.StructField("added_at", T.TimestampType()),
+    ]
+)
+
+CONTAMINATION = T.StructType(
+    [
+        T.StructField("level", T.StringType()),  # page (a document) | pair (a refined pair)
+        T.StructField("doc_id", T.StringType()),  # the page, or the page the pair came from
+        T.StructField("qa_id", T.StringType()),  # null at page level
+        T.StructField("refiner", T.StringType()),  # null at page level
+        T.StructField("tier", T.IntegerType()),  # 1 n-gram | 2 embedding | 3 judge
+        T.StructField("method", T.StringType()),  # ngram | embedding | exact | judge
+        T.StructField("field", T.StringType()),  # text | question | answer | orig_question | orig_answer
+        T.StructField("benchmark", T.StringType()),
+        T.StructField("item_id", T.StringType()),
+        T.StructField("score", T.DoubleType()),  # cosine similarity (tiers 2 and 3); null for n-grams
+        T.StructField("evidence", T.StringType()),  # the shared n-gram, or the start of the benchmark question
+        T.StructField("verdict", T.StringType()),  # contaminated | candidate | clean | unparsed
+        T.StructField("check_key", T.StringType()),  # benchmarks + settings of the check: a new key rechecks
+        T.StructField("run_id", T.StringType()),
+        T.StructField("checked_at", T.TimestampType()),
+    ]
+)
+
+DECONTAM_CHECKED = T.StructType(
+    [
+        T.StructField("level", T.StringType()),
+        T.StructField("unit_id", T.StringType()),  # doc_id (page) or qa_id|refiner (pair)
+        T.StructField("tier", T.IntegerType()),
+        T.StructField("check_key", T.StringType()),
+        T.StructField("hits", T.IntegerType()),  # contamination rows this check wrote
+        T.StructField("run_id", T.StringType()),
+        T.StructField("checked_at", T.TimestampType()),
+    ]
+)
+
+DECONTAM_JUDGEMENTS = T.StructType(
+    [
+        T.StructField("qa_id", T.StringType()),
+        T.StructField("refiner", T.StringType()),
+        T.StructField("benchmark", T.StringType()),
+        T.StructField("item_id", T.StringType()),
+        T.StructField("order", T.StringType()),  # pair_first | benchmark_first
+        T.StructField("status", T.StringType()),  # ok | parse_error | truncated | engine_error
+        T.StructField("same", T.BooleanType()),
+    ]
+    + [f for f in _GENERATION_FIELDS]
+    + [T.StructField("judged_at", T.TimestampType())]
+)
+
+WEBINSTRUCT = T.StructType(
+    [
+        T.StructField("index", T.LongType()),  # stable across runs and exports (hash of qa_id and refiner)
+        T.StructField("orig_question", T.StringType()),
+        T.StructField("orig_answer", T.StringType()),
+        T.StructField("question", T.StringType()),
+        T.StructField("answer", T.StringType()),
+        T.StructField("source", T.StringType()),  # the page's registered domain
+        T.StructField("qa_id", T.StringType()),
+        T.StructField("refiner", T.StringType()),
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("url", T.StringType()),
+        T.StructField("crawl", T.StringType()),
+        T.StructField("warc_path", T.StringType()),
+        T.StructField("warc_offset", T.LongType()),
+        T.StructField("warc_record_id", T.StringType()),
+        T.StructField("extract_model", T.StringType()),
+        T.StructField("extract_prompt_version", T.StringType()),
+        T.StructField("refine_prompt_version", T.StringType()),
+    ]
+)

@@ -96,11 +96,35 @@ def documents_recalled(lake):
     return docs.join(hits.unionByName(by_domain), "doc_id", "left_semi")
 
 
+def documents_clean(lake):
+    """The page-level input minus pages tier 1 found contaminated under the latest page
+    check (the benchmark set of the last `decontam pages`); what extraction reads."""
+    from pyspark.sql import functions as F
+
+    cfg = _config(lake)
+    docs = read_source(lake, "decontam.page_input", cfg.decontam.page_input)
+    if not cfg.decontam.pages or not lake.exists("contamination") or not lake.exists("decontam_checked"):
+        return docs
+    checked = lake.read("decontam_checked").where(F.col("level") == "page")
+    latest = checked.orderBy(F.col("run_id").desc()).select("check_key").limit(1).collect()
+    if not latest:
+        return docs
+    hits = lake.read("contamination").where(
+        (F.col("level") == "page") & (F.col("verdict") == "contaminated") & (F.col("check_key") == latest[0][0]))
+    return docs.join(hits.select("doc_id"), "doc_id", "left_anti")
+
+
+def _clean_needs(lake) -> tuple[str, ...]:
+    name = _config(lake).decontam.page_input
+    return _needed(DERIVED[name][0], lake) if name in DERIVED else (name,)
+
+
 DERIVED = {
     "documents_recalled": (_recalled_needs, documents_recalled),
     "recall_current": (("recall_scores",), recall_current),
     "documents_dedup": (("documents", "dedup"), documents_dedup),
     "dedup_clusters": (("dedup",), dedup_clusters),
+    "documents_clean": (_clean_needs, documents_clean),
 }
 
 

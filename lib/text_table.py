@@ -25,3 +25,14 @@ def render(headers: list[str], rows: list[list[object]], max_width: int = 60) ->
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def markdown(headers: list[str], rows: list[list[object]]) -> str:
+    """A GitHub-flavoured Markdown table (dataset cards); pipes in cells are escaped."""
+
+    def cell(value: object) -> str:
+        return " ".join(str("" if value is None else value).split()).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -47,7 +47,7 @@ class Prompt:
 
 
 def _defuse(value: str) -> str:
-    return re.sub(r"</(pages?|question|answer)>", r"<\\/\1>", value, flags=re.IGNORECASE)
+    return re.sub(r"</(pages?|question|answer|problem_\d)>", r"<\\/\1>", value, flags=re.IGNORECASE)
 
 
 def parse_template(name: str, text: str, schema_text: str | None) -> Prompt:

@@ -65,7 +65,7 @@ def test_dedup_on_a_lake_without_documents_says_so(spark, tmp_path, capsys):
 def test_llm_stages_on_a_lake_without_their_input_say_so(spark, tmp_path, capsys):
     assert main(["--lake", str(tmp_path / "empty"), "extract"]) == 2
     err = capsys.readouterr().err
-    assert "extract.input 'documents_dedup' needs table(s) documents, dedup" in err
+    assert "extract.input 'documents_clean' needs table(s) documents, dedup" in err
     assert main(["--lake", str(tmp_path / "empty"), "refine"]) == 2
     assert "no table 'qa_extracted'" in capsys.readouterr().err
 

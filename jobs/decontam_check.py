@@ -1,0 +1,137 @@
+"""`webinstruct decontam check`: the three tiers on any Q-A file (someone else's SFT set,
+or ours after export), against the lake's registered benchmarks; one result per pair.
+
+It runs in the driver process, without writing to the lake: tier 1 with the same n-gram
+index, tier 2 with the same stored benchmark embeddings (computed once if the lake has
+none yet for this model), tier 3 with the same judge task on an in-process engine. A pair
+is reported under the first tier that flags it; an unflagged pair still shows its
+nearest benchmark item and cosine, so a reader sees how close it came.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jobs.config import Config
+
+COLUMNS = ["line", "flagged", "tier", "method", "benchmark", "item_id", "score", "evidence"]
+
+
+class CheckError(ValueError):
+    """The input cannot be read as asked; the message names the file and field."""
+
+
+def _field(record: dict, dotted: str):
+    value = record
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def read_pairs(path: str, question_field: str, answer_field: str) -> list[tuple[str, str]]:
+    from lib.benchmarks import BenchmarkError, read_records
+
+    file = Path(path)
+    if not file.is_file():
+        raise CheckError(f"--input: no file {path}")
+    try:
+        records = read_records(file)
+    except (BenchmarkError, ValueError) as exc:
+        raise CheckError(f"--input: {exc}") from None
+    if records and _field(records[0], question_field) is None:
+        raise CheckError(f"{path}: no field {question_field!r} (--question-field); fields: {', '.join(records[0])}")
+    return [(str(_field(r, question_field) or ""), str(_field(r, answer_field) or "")) for r in records]
+
+
+def check_file(spark, cfg: Config, lake, path: str, question_field: str = "question", answer_field: str = "answer") -> list[dict]:
+    from jobs.decontam import EVIDENCE_CHARS, Bench
+
+    pairs = read_pairs(path, question_field, answer_field)
+    bench = Bench(spark, cfg, lake)
+    d = cfg.decontam
+    out = [{"line": i + 1, "flagged": False, "tier": None, "method": None, "benchmark": None, "item_id": None,
+            "score": None, "evidence": None} for i in range(len(pairs))]
+    index = bench.ngram_index()
+    for row, (q, a) in zip(out, pairs):
+        for text in (q, a):
+            hits = index.match(text, 1)
+            if hits:
+                row.update(flagged=True, tier=1, method="ngram", benchmark=hits[0].benchmark, item_id=hits[0].item_id, evidence=hits[0].ngram)
+                break
+    if not d.embed or not pairs:
+        return out
+    from lib.embed_index import encode, top_k
+
+    matrix = bench.matrix()
+    near = top_k(encode([q for q, _ in pairs], d.embed_model, d.embed_batch, d.embed_device, 0), matrix, d.top_k)
+    names, ids, questions = list(bench.items["benchmark"]), list(bench.items["item_id"]), list(bench.items["question"])
+    candidates = []
+    for i, row in enumerate(out):
+        if row["flagged"]:
+            continue
+        j, score = int(near.index[i][0]), float(near.score[i][0])
+        row.update(benchmark=names[j], item_id=ids[j], score=round(score, 4), evidence=questions[j][:EVIDENCE_CHARS])
+        if score >= d.flag_threshold:
+            row.update(flagged=True, tier=2, method="embedding")
+            continue
+        for j, score in zip(near.index[i], near.score[i]):
+            if score >= d.judge_threshold:
+                candidates.append((i, int(j), float(score)))
+    if candidates and d.judge:
+        for (i, j, score), verdict, method in _tier3(cfg, bench, pairs, candidates):
+            if verdict == "contaminated" and not out[i]["flagged"]:
+                out[i].update(flagged=True, tier=3, method=method, benchmark=names[j], item_id=ids[j], score=round(score, 4),
+                              evidence=questions[j][:EVIDENCE_CHARS])
+    return out
+
+
+def _tier3(cfg: Config, bench, pairs, candidates):
+    """(candidate, verdict, method) for each candidate: exact matches directly, the rest
+    through the judge on an engine in this process."""
+    import pandas as pd
+
+    from jobs.decontam import DecontamError, judge_identity
+    from jobs.llm_stage import LlmStageError, check_model, engine_spec
+    from lib.decontam_judge import combine
+    from lib.llm.prompts import load_prompt
+    from lib.llm.types import Sampling
+    from lib.text_normalize import exact_hash, normalize
+    from udfs.llm import llm_map
+
+    d = cfg.decontam
+    hashes = list(bench.items["question_hash"])
+    asked, results = [], []
+    for c in candidates:
+        i, j, _ = c
+        if exact_hash(normalize(pairs[i][0])) == hashes[j]:
+            results.append((c, "contaminated", "exact"))
+        else:
+            asked.append(c)
+    if not asked:
+        return results
+    model, _ = judge_identity(cfg)
+    prompt = load_prompt(d.judge_prompt)
+    spec = engine_spec(cfg, model)
+    try:
+        check_model(spec)
+    except LlmStageError as exc:
+        raise DecontamError(str(exc)) from None
+
+    def make_task(tokenizer):
+        from lib.decontam_judge import SameProblemTask
+
+        return SameProblemTask(prompt, model, tokenizer, cfg.llm.max_model_len, d.judge_max_tokens, d.judge_max_chars)
+
+    frame = pd.DataFrame([{"qa_id": str(n), "refiner": "", "benchmark": bench.items["benchmark"][j], "item_id": bench.items["item_id"][j],
+                           "question": pairs[i][0], "bench_question": bench.items["question"][j]} for n, (i, j, _) in enumerate(asked)])
+    samp = Sampling(temperature=0.0, top_p=1.0, max_tokens=d.judge_max_tokens, seed=cfg.llm.seed,
+                    repetition_penalty=d.judge_repetition_penalty)
+    answers: dict[int, list] = {n: [] for n in range(len(asked))}
+    for rows in llm_map(spec, samp, cfg.llm.batch_tokens, make_task, ["qa_id", "status", "same"])(iter([frame])):
+        for r in rows.to_dict("records"):
+            answers[int(r["qa_id"])].append(bool(r["same"]) if r["status"] == "ok" else None)
+    for n, c in enumerate(asked):
+        results.append((c, combine(answers[n], d.judge_rule), "judge"))
+    return results

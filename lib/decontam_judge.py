@@ -1,0 +1,102 @@
+"""Tier-3 decontamination: an LLM asked whether a pair's question and a benchmark question
+are the same problem, in both orders (OpenMathInstruct-2's check; the second order cancels
+the position bias small judges have). Spark-free: the decontam job streams candidates
+through `SameProblemTask` with the engine plumbing extract and refine use.
+
+Each order gives one row: ok (with `same`), truncated, parse_error or engine_error.
+`combine` turns the two rows into the tier-3 verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lib.llm.prompts import Prompt
+from lib.llm.types import ChatRequest, Generation
+from lib.qa_parse import reply_json
+from lib.qa_tasks import SAFETY_TOKENS, Work, generation_fields, generation_id
+
+_TRUE = {"true", "yes", "same", "1"}
+_FALSE = {"false", "no", "different", "0"}
+ORDERS = ("pair_first", "benchmark_first")
+
+
+@dataclass
+class SameVerdict:
+    status: str
+    same: bool | None = None
+    error: str | None = None
+
+
+def parse_same(text: str, finish_reason: str, error: str | None) -> SameVerdict:
+    data, final = reply_json(text, finish_reason, error)
+    if final:
+        return SameVerdict(final.status, error=final.error)
+    if not isinstance(data, dict) or "same" not in data:
+        return SameVerdict("parse_error", error="schema: expected an object with 'same'")
+    value = data["same"]
+    if isinstance(value, str):
+        low = value.strip().lower()
+        value = True if low in _TRUE else False if low in _FALSE else value
+    if not isinstance(value, bool):
+        return SameVerdict("parse_error", error=f"schema: 'same' must be true or false, got {data['same']!r}")
+    return SameVerdict("ok", value)
+
+
+def combine(answers: list[bool | None], rule: str) -> str:
+    """Verdict from the parsed answers of both orders (None = that order did not parse):
+    `either` flags when any order says same, `both` only when both do. Without a parsed
+    answer under `both`, or none at all, the verdict is `unparsed`."""
+    parsed = [a for a in answers if a is not None]
+    if not parsed:
+        return "unparsed"
+    if rule == "either":
+        return "contaminated" if any(parsed) else "clean"
+    if not all(parsed):
+        return "clean"
+    return "contaminated" if len(parsed) == len(answers) else "unparsed"
+
+
+class SameProblemTask:
+    """record: qa_id, refiner, benchmark, item_id, question, bench_question."""
+
+    def __init__(self, prompt: Prompt, model: str, tokenizer, max_model_len: int, max_tokens: int, max_chars: int):
+        self.prompt, self.model, self.tok = prompt, model, tokenizer
+        self.max_model_len, self.max_tokens, self.max_chars = max_model_len, max_tokens, max_chars
+        empty = prompt.messages(first="", second="")
+        if tokenizer.count_chat(empty) + SAFETY_TOKENS + max_tokens > max_model_len:
+            raise ValueError(f"llm.max_model_len {max_model_len} cannot hold the decontam judge prompt and decontam.judge_max_tokens {max_tokens}")
+
+    def _fit(self, a: str, b: str) -> tuple[list[dict], int]:
+        a, b = a[: self.max_chars], b[: self.max_chars]
+        while True:  # cut the longer text until both fit the context
+            messages = self.prompt.messages(first=a, second=b)
+            tokens = self.tok.count_chat(messages) + SAFETY_TOKENS
+            if tokens + self.max_tokens <= self.max_model_len or (len(a) < 50 and len(b) < 50):
+                return messages, tokens
+            if len(a) >= len(b):
+                a = a[: int(len(a) * 0.8)]
+            else:
+                b = b[: int(len(b) * 0.8)]
+
+    def work(self, record: dict) -> Work:
+        q, bq = record["question"] or "", record["bench_question"] or ""
+        first, t1 = self._fit(q, bq)
+        second, t2 = self._fit(bq, q)
+        schema = self.prompt.schema
+        return Work(record, [ChatRequest(first, schema), ChatRequest(second, schema)], list(ORDERS),
+                    t1 + t2 + 2 * self.max_tokens)
+
+    def rows(self, work: Work, generations: list[Generation]) -> list[dict]:
+        r = work.record
+        out = []
+        for order, gen in zip(work.meta, generations):
+            verdict = parse_same(gen.text, gen.finish_reason, gen.error)
+            gen_row = generation_fields(gen, generation_id("decontam", r["qa_id"], r["benchmark"], r["item_id"], order,
+                                                           self.model, self.prompt.version))
+            out.append({
+                **gen_row, "qa_id": r["qa_id"], "refiner": r.get("refiner"), "benchmark": r["benchmark"], "item_id": r["item_id"], "order": order,
+                "status": verdict.status, "same": verdict.same, "error": verdict.error or gen_row["error"],
+                "model": self.model, "prompt_version": self.prompt.version,
+            })
+        return out
