@@ -206,6 +206,7 @@ def _decontam_family(spark, cfg, lake, args) -> int:
     from jobs.llm_stage import LlmStageError
     from jobs.recall import RecallError
     from lib.benchmark_spec import BenchmarkSpecError
+    from lib.embed_index import EmbedError
     from lib.text_table import render
 
     name = args.command
@@ -239,7 +240,8 @@ def _decontam_family(spark, cfg, lake, args) -> int:
             return 0
         if name == "export":
             result = export.export(spark, cfg, lake, args.out or cfg.export.out, args.format, args.messages)
-            print(f"exported {result['rows']} pairs in {result['shards']} shard(s) to {args.out or cfg.export.out}")
+            state = "already exported, unchanged" if result["skipped"] else "exported"
+            print(f"{state}: {result['rows']} pairs in {result['shards']} shard(s) in {args.out or cfg.export.out}")
             for f in result["files"]:
                 print(f"  {f}")
             return 0
@@ -248,7 +250,7 @@ def _decontam_family(spark, cfg, lake, args) -> int:
         pipeline.run(spark, cfg, lake, args.inputs, sample=args.sample, out=args.out, fmt=args.format, messages=args.messages)
         return 0
     except (benchmarks.BenchmarkRegistryError, BenchmarkSpecError, decontam.DecontamError, decontam_check.CheckError,
-            export.ExportError, LlmStageError, RecallError, DedupError) as exc:
+            export.ExportError, LlmStageError, RecallError, DedupError, EmbedError) as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
 

@@ -228,7 +228,7 @@ class DecontamSection:
     benchmarks: list = field(default_factory=list)
     # Tier 1: word n-grams (MAmmoTH2: n = 10) shared with a benchmark question
     ngram: int = 10
-    min_content: int = 4  # content words (alphabetic, 3+ letters, not LaTeX markup) an indexed n-gram needs
+    min_content: int = 3  # informative tokens an indexed n-gram needs (lib/ngram_index.py: content words, maths tokens)
     pages: bool = True  # page level: documents are checked before extraction; a hit drops the page
     page_input: str = "documents_dedup"  # the documents checked at page level (what extraction reads)
     pair_fields: list = field(default_factory=lambda: ["question", "answer", "orig_question", "orig_answer"])
@@ -463,6 +463,8 @@ def _check_decontam(cfg: Config) -> None:
             raise ConfigError(f"decontam.{key} must be at least {0 if key == 'min_content' else 1}; got {getattr(d, key)}")
     if d.min_content > d.ngram:
         raise ConfigError(f"decontam.min_content ({d.min_content}) cannot exceed decontam.ngram ({d.ngram})")
+    if d.page_input == "documents_clean":
+        raise ConfigError("decontam.page_input cannot be documents_clean: that view is page_input minus the flagged pages (use documents_dedup, documents_recalled or documents)")
     if d.embed_threads < 0:
         raise ConfigError("decontam.embed_threads must be >= 0 (0 = torch's default)")
     if not -1.0 <= d.judge_threshold <= 1.0 or d.flag_threshold < d.judge_threshold:

@@ -46,8 +46,8 @@ CHECKED = "decontam_checked"
 JUDGEMENTS = "decontam_judgements"
 PUBLISHED = "webinstruct"
 EVIDENCE_CHARS = 300
-_HIT_SCHEMA = ("doc_id string, qa_id string, refiner string, field string, benchmark string, item_id string, "
-               "score double, evidence string")
+_HIT_SCHEMA = ("unit_id string, doc_id string, qa_id string, refiner string, field string, benchmark string, "
+               "item_id string, score double, evidence string")
 
 
 class DecontamError(RuntimeError):
@@ -96,7 +96,10 @@ class Bench:
         if self._matrix is None:
             import numpy as np
 
+            from lib.embed_index import model_path
+
             d = self.cfg.decontam
+            model_path(d.embed_model)  # a missing package fails here, on the driver, with what to install
             rel = f"_models/embeddings/{_h(self.fingerprint, d.embed_model)}.npy"
             with tempfile.TemporaryDirectory() as tmp:
                 local = str(Path(tmp) / "m.npy")
@@ -113,7 +116,7 @@ class Bench:
 
         d = self.cfg.decontam
         frame = self.items[["question"]].assign(row=range(len(self.items)))
-        parts = max(1, self.spark.sparkContext.defaultParallelism)
+        parts = parallelism(self.spark)
         df = self.spark.createDataFrame(frame[["row", "question"]]).repartition(parts)
         rows = df.mapInPandas(embed_items_map(d.embed_model, d.embed_device, d.embed_threads, d.embed_batch),
                               "row long, vector binary").collect()
@@ -161,7 +164,8 @@ def page_units(lake, cfg: Config):
         docs = read_source(lake, "decontam.page_input", cfg.decontam.page_input)
     except MissingInput as exc:
         raise DecontamError(str(exc)) from None
-    return docs.select("doc_id", F.lit(None).cast("string").alias("qa_id"), F.lit(None).cast("string").alias("refiner"), "text")
+    none = F.lit(None).cast("string")
+    return docs.select("doc_id", none.alias("qa_id"), none.alias("refiner"), none.alias("prompt_version"), "text")
 
 
 def refined_pairs(lake):
@@ -175,19 +179,22 @@ def refined_pairs(lake):
 
 
 def _unit_id(level: str):
+    """A page is its doc_id; a pair is its id, refiner and refine prompt version, so a pair
+    refined again with a new prompt is new text and is checked again."""
     from pyspark.sql import functions as F
 
-    return F.col("doc_id") if level == "page" else F.concat_ws("|", "qa_id", "refiner")
+    return F.col("doc_id") if level == "page" else F.concat_ws("|", "qa_id", "refiner", "prompt_version")
 
 
 def _unchecked(lake, units, level: str, tier: int, key: str):
+    """`units` with a unit_id column, minus those this tier already checked under `key`."""
     from pyspark.sql import functions as F
 
     units = units.withColumn("unit_id", _unit_id(level))
     if lake.exists(CHECKED):
         done = lake.read(CHECKED).where((F.col("level") == level) & (F.col("tier") == tier) & (F.col("check_key") == key))
         units = units.join(done.select("unit_id"), "unit_id", "left_anti")
-    return units.drop("unit_id")
+    return units
 
 
 # -- the tiers --------------------------------------------------------------------------
@@ -212,9 +219,9 @@ def _commit_hits(spark, lake, out, *, level: str, tier: int, method: str, key: s
             earlier = lake.read(TABLE).where((F.col("level") == level) & (F.col("tier") == tier) & (F.col("check_key") == key))
             hits = hits.join(earlier.select(*cols), [hits[c].eqNullSafe(earlier[c]) for c in cols], "left_anti")
         written = lake.append(TABLE, hits.select(*CONTAMINATION.fieldNames())).rows
-        units = staged.groupBy("doc_id", "qa_id", "refiner").agg(F.count("benchmark").cast("int").alias("hits"))
+        units = staged.groupBy("unit_id").agg(F.count("benchmark").cast("int").alias("hits"))
         checked = units.select(
-            F.lit(level).alias("level"), _unit_id(level).alias("unit_id"), F.lit(tier).alias("tier"),
+            F.lit(level).alias("level"), "unit_id", F.lit(tier).alias("tier"),
             F.lit(key).alias("check_key"), "hits", F.lit(run_id).alias("run_id"), F.lit(now).cast("timestamp").alias("checked_at"),
         )
         commit = lake.append(CHECKED, checked.select(*DECONTAM_CHECKED.fieldNames()))
@@ -224,9 +231,15 @@ def _commit_hits(spark, lake, out, *, level: str, tier: int, method: str, key: s
         lake.remove_tree(scratch)
 
 
+def parallelism(spark) -> int:
+    try:
+        return max(1, spark.sparkContext.defaultParallelism)
+    except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext
+        return max(1, int(spark.conf.get("spark.sql.shuffle.partitions", "8")))
+
+
 def _partitions(spark, todo, cfg: Config):
-    parts = max(1, spark.sparkContext.defaultParallelism)
-    return todo.repartition(parts)
+    return todo.repartition(parallelism(spark))
 
 
 def tier1(spark, cfg: Config, lake, bench: Bench, level: str, units, run_id: str) -> dict:
@@ -252,7 +265,7 @@ def tier2(spark, cfg: Config, lake, bench: Bench, pairs, run_id: str) -> dict:
 
     d = cfg.decontam
     key = bench.key("pair", 2)
-    todo = _unchecked(lake, pairs.select("doc_id", "qa_id", "refiner", "question"), "pair", 2, key)
+    todo = _unchecked(lake, pairs.select("doc_id", "qa_id", "refiner", "prompt_version", "question"), "pair", 2, key)
     if todo.limit(1).count() == 0:
         return {"checked": 0, "units_with_hits": 0, "rows": 0}
     heads = [q[:EVIDENCE_CHARS] for q in bench.items["question"]]
@@ -318,19 +331,33 @@ def _write_tier3(lake, rows, method: str, verdict, key: str, run_id: str) -> int
     return lake.append(TABLE, out.select(*CONTAMINATION.fieldNames())).rows
 
 
-def _judge_done(lake, cfg: Config, model: str, version: str):
+JUDGE_KEYS = ["qa_id", "refiner", "benchmark", "item_id", "pair_hash", "item_hash"]
+
+
+def _judge_replies(lake, cfg: Config, model: str, version: str):
+    """The replies that count: this judge model and prompt, the latest attempt per order;
+    engine errors are not final while `retry_errors` holds (they are asked again)."""
     from pyspark.sql import functions as F
 
     from jobs.llm_stage import latest_attempt
 
     rows = lake.read(JUDGEMENTS).where((F.col("model") == model) & (F.col("prompt_version") == version))
-    if cfg.decontam.retry_errors:
-        rows = latest_attempt(rows, ["qa_id", "refiner", "benchmark", "item_id", "order"]).where(F.col("status") != "engine_error")
-    return rows
+    rows = latest_attempt(rows, [*JUDGE_KEYS, "order"])
+    return rows.where(F.col("status") != "engine_error") if cfg.decontam.retry_errors else rows
+
+
+def _judge_done(lake, cfg: Config, model: str, version: str):
+    """Candidates with a final reply in both orders."""
+    from pyspark.sql import functions as F
+
+    replies = _judge_replies(lake, cfg, model, version)
+    return replies.groupBy(*JUDGE_KEYS).agg(F.countDistinct("order").alias("orders")).where(F.col("orders") == 2).select(*JUDGE_KEYS)
 
 
 def _judge(spark, cfg: Config, lake, asked, run_id: str) -> dict:
     """Ask the LLM about candidates without a reply from this judge model and prompt."""
+    from pyspark.sql import functions as F
+
     from jobs.llm_stage import LlmStageError, check_model, check_task, engine_spec, generate_slices
     from lib.llm.prompts import load_prompt
     from lib.llm.types import Sampling
@@ -340,10 +367,10 @@ def _judge(spark, cfg: Config, lake, asked, run_id: str) -> dict:
         return {}
     prompt = load_prompt(d.judge_prompt)
     model = d.judge_model or cfg.llm.model
-    todo = asked.select("qa_id", "refiner", "benchmark", "item_id", "question", "bench_question")
+    todo = asked.select("qa_id", "refiner", "benchmark", "item_id", "pair_hash", F.col("question_hash").alias("item_hash"),
+                        "question", "bench_question")
     if lake.exists(JUDGEMENTS):
-        done = _judge_done(lake, cfg, model, prompt.version).select("qa_id", "refiner", "benchmark", "item_id").distinct()
-        todo = todo.join(done, ["qa_id", "refiner", "benchmark", "item_id"], "left_anti")
+        todo = todo.join(_judge_done(lake, cfg, model, prompt.version), JUDGE_KEYS, "left_anti")
     if todo.limit(1).count() == 0:
         return {"judged": 0}
     spec = engine_spec(cfg, model)
@@ -369,16 +396,16 @@ def _judge(spark, cfg: Config, lake, asked, run_id: str) -> dict:
 
 
 def _decide(lake, cfg: Config, asked, key: str, run_id: str) -> int:
-    """Tier-3 rows for candidates whose two replies are final (engine errors wait for a retry)."""
+    """Tier-3 rows for candidates whose two replies are final (with `retry_errors`, an
+    engine error is asked again first; without, it counts as no answer)."""
     from pyspark.sql import functions as F
 
     d = cfg.decontam
     if not d.judge or not lake.exists(JUDGEMENTS):
         return 0
     model, version = judge_identity(cfg)
-    keys = ["qa_id", "refiner", "benchmark", "item_id"]
-    replies = _judge_done(lake, cfg, model, version).where(F.col("status") != "engine_error")
-    per = replies.groupBy(*keys).agg(
+    replies = _judge_replies(lake, cfg, model, version)
+    per = replies.groupBy(*JUDGE_KEYS).agg(
         F.countDistinct("order").alias("orders"),
         F.sum(F.when((F.col("status") == "ok") & F.col("same"), 1).otherwise(0)).alias("yes"),
         F.sum(F.when((F.col("status") == "ok") & ~F.col("same"), 1).otherwise(0)).alias("no"),
@@ -387,7 +414,7 @@ def _decide(lake, cfg: Config, asked, key: str, run_id: str) -> int:
         verdict = F.when(F.col("yes") > 0, "contaminated").when(F.col("no") > 0, "clean").otherwise("unparsed")
     else:
         verdict = F.when(F.col("no") > 0, "clean").when(F.col("yes") == 2, "contaminated").otherwise("unparsed")
-    decided = asked.join(per.withColumn("v", verdict), keys)
+    decided = asked.withColumn("item_hash", F.col("question_hash")).join(per.withColumn("v", verdict), JUDGE_KEYS)
     return _write_tier3(lake, decided, "judge", F.col("v"), key, run_id)
 
 
@@ -409,7 +436,7 @@ def _current(lake, bench: Bench | None, cfg: Config):
     return rows.where(cond)
 
 
-def publish(spark, cfg: Config, lake, bench: Bench | None) -> dict:
+def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual") -> dict:
     """Rebuild `webinstruct` from the refined pairs; write only when the result changed."""
     from pyspark.sql import functions as F
 
@@ -450,7 +477,7 @@ def publish(spark, cfg: Config, lake, bench: Bench | None) -> dict:
         .withColumn("refine_prompt_version", F.col("prompt_version"))
         .select(*WEBINSTRUCT.fieldNames())
     )
-    scratch = lake.scratch("decontam", "publish")
+    scratch = lake.scratch("decontam", "publish", run_id)
     try:
         out.write.mode("overwrite").parquet(scratch)
         out = spark.read.parquet(scratch)
@@ -498,7 +525,7 @@ def pairs(spark, cfg: Config, lake) -> dict:
         except EmbedError as exc:
             raise DecontamError(str(exc)) from None
         counters.update({f"pairs_t3_{k}": v for k, v in tier3(spark, cfg, lake, bench, units, recorder.run_id).items()})
-    counters.update(publish(spark, cfg, lake, bench))
+    counters.update(publish(spark, cfg, lake, bench, recorder.run_id))
     recorder.finish("ok", counters)
     return counters
 

@@ -1,11 +1,13 @@
 """`webinstruct decontam check`: the three tiers on any Q-A file (someone else's SFT set,
 or ours after export), against the lake's registered benchmarks; one result per pair.
 
-It runs in the driver process, without writing to the lake: tier 1 with the same n-gram
-index, tier 2 with the same stored benchmark embeddings (computed once if the lake has
-none yet for this model), tier 3 with the same judge task on an in-process engine. A pair
-is reported under the first tier that flags it; an unflagged pair still shows its
-nearest benchmark item and cosine, so a reader sees how close it came.
+It runs in the driver process and writes no table: tier 1 with the same n-gram index (on
+the question and the answer), tier 2 with the same benchmark embeddings (computed and
+stored in the lake once if it has none yet for this model, as `decontam` does), tier 3
+with the same judge task on an in-process engine. A candidate the judge cannot decide
+counts as flagged under `decontam.unparsed = "drop"`, as in `publish`. A pair is reported
+under the first tier that flags it; an unflagged pair still shows its nearest benchmark
+item and cosine, so a reader sees how close it came.
 """
 
 from __future__ import annotations
@@ -81,8 +83,9 @@ def check_file(spark, cfg: Config, lake, path: str, question_field: str = "quest
                 candidates.append((i, int(j), float(score)))
     if candidates and d.judge:
         for (i, j, score), verdict, method in _tier3(cfg, bench, pairs, candidates):
-            if verdict == "contaminated" and not out[i]["flagged"]:
-                out[i].update(flagged=True, tier=3, method=method, benchmark=names[j], item_id=ids[j], score=round(score, 4),
+            bad = verdict == "contaminated" or (verdict == "unparsed" and d.unparsed == "drop")
+            if bad and not out[i]["flagged"]:
+                out[i].update(flagged=True, tier=3, method=method if verdict == "contaminated" else "judge (unparsed)", benchmark=names[j], item_id=ids[j], score=round(score, 4),
                               evidence=questions[j][:EVIDENCE_CHARS])
     return out
 

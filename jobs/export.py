@@ -6,7 +6,9 @@ decontamination figures.
 
 Shards are `data/train-00000-of-000NN.{parquet,jsonl}`, rows ordered by the stable
 `index`, written by the executors and renamed through Hadoop's FileSystem (local folders,
-S3, DBFS alike). An export replaces the folder's earlier shards.
+S3, DBFS alike). An export replaces the folder's earlier shards (swapped in whole once the
+new ones are written); exporting the same table version the same way again does nothing.
+Spark Connect sessions have no JVM gateway to rename with: export from a classic session.
 
     webinstruct export --format parquet|jsonl --out DIR [--messages]
 """
@@ -44,6 +46,16 @@ def export(spark, cfg: Config, lake, out: str, fmt: str | None = None, messages:
         raise ExportError("no output folder: pass --out DIR or set export.out")
     if not lake.exists("webinstruct"):
         raise ExportError(f"no table 'webinstruct' in lake {lake.root} (run `webinstruct decontam run` or `webinstruct run` first)")
+    out = out.rstrip("/")
+    stamp = {"webinstruct_version": lake.version("webinstruct"), "format": fmt, "messages": bool(messages), "shard_rows": e.shard_rows}
+    earlier = _read_text(spark, f"{out}/card.json")
+    if earlier:
+        try:
+            facts = json.loads(earlier)
+        except ValueError:
+            facts = {}
+        if all(facts.get(k) == v for k, v in stamp.items()):  # the same table exported the same way: nothing to do
+            return {"rows": facts.get("rows", 0), "shards": len(facts.get("files", [])), "files": facts.get("files", []), "skipped": True}
     table = lake.read("webinstruct")
     total = table.count()
     shards = max(1, math.ceil(total / e.shard_rows))
@@ -54,7 +66,6 @@ def export(spark, cfg: Config, lake, out: str, fmt: str | None = None, messages:
             F.struct(F.lit("assistant").alias("role"), F.col("answer").alias("content")),
         ))
     data = data.repartitionByRange(shards, "index").sortWithinPartitions("index")
-    out = out.rstrip("/")
     tmp = f"{out}/_tmp-{uuid.uuid4().hex[:8]}"
     writer = data.write.mode("overwrite")
     if fmt == "parquet":
@@ -64,28 +75,51 @@ def export(spark, cfg: Config, lake, out: str, fmt: str | None = None, messages:
     ext = "parquet" if fmt == "parquet" else "jsonl"
     files = _place_shards(spark, tmp, f"{out}/data", ext)
     card = dataset_card(spark, cfg, lake, total, fmt, messages, files)
+    card["facts"].update(stamp)
     _write_text(spark, f"{out}/README.md", card["markdown"])
     _write_text(spark, f"{out}/card.json", json.dumps(card["facts"], indent=1, default=str))
     _drop_checksums(out)
-    return {"rows": total, "shards": len(files), "files": files}
+    return {"rows": total, "shards": len(files), "files": files, "skipped": False}
 
 
 def _place_shards(spark, tmp: str, data_dir: str, ext: str) -> list[str]:
+    """Rename the part files to train-i-of-n in a new folder, then swap it for `data_dir`:
+    until the swap, the earlier export stays whole."""
+    Path = spark._jvm.org.apache.hadoop.fs.Path
     fs, tmp_path = _fs(spark, tmp)
-    _, data_path = _fs(spark, data_dir)
-    if fs.exists(data_path):
-        fs.delete(data_path, True)
-    fs.mkdirs(data_path)
+    staged = f"{tmp}/_shards"
+    fs.mkdirs(Path(staged))
     suffix = ".parquet" if ext == "parquet" else ".json"
     parts = sorted(s.getPath().getName() for s in fs.listStatus(tmp_path) if s.getPath().getName().startswith("part-")
                    and s.getPath().getName().endswith(suffix))
     names = []
     for i, name in enumerate(parts):
         target = f"train-{i:05d}-of-{len(parts):05d}.{ext}"
-        fs.rename(spark._jvm.org.apache.hadoop.fs.Path(f"{tmp}/{name}"), spark._jvm.org.apache.hadoop.fs.Path(f"{data_dir}/{target}"))
+        if not fs.rename(Path(f"{tmp}/{name}"), Path(f"{staged}/{target}")):
+            raise ExportError(f"could not move {tmp}/{name} to {staged}/{target}")
         names.append(f"data/{target}")
+    data_path = Path(data_dir)
+    if fs.exists(data_path) and not fs.delete(data_path, True):
+        raise ExportError(f"could not remove the earlier shards in {data_dir}")
+    if not fs.rename(Path(staged), data_path):
+        raise ExportError(f"could not move the new shards from {staged} to {data_dir}")
     fs.delete(tmp_path, True)
     return names
+
+
+def _read_text(spark, path: str) -> str | None:
+    fs, jpath = _fs(spark, path)
+    if not fs.exists(jpath):
+        return None
+    stream = fs.open(jpath)
+    try:
+        reader = spark._jvm.java.io.BufferedReader(spark._jvm.java.io.InputStreamReader(stream, "UTF-8"))
+        lines = []
+        while (line := reader.readLine()) is not None:
+            lines.append(line)
+        return "\n".join(lines)
+    finally:
+        stream.close()
 
 
 def _drop_checksums(out: str) -> None:

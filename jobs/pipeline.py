@@ -51,7 +51,8 @@ def run(spark, cfg: Config, lake, inputs: list[str], *, sample: int | None = Non
         from jobs.export import export
 
         result = export(spark, cfg, lake, target, fmt, messages)
-        print(f"\nexported {result['rows']} pairs in {result['shards']} shard(s) to {target} (dataset card: {target}/README.md)")
+        state = "already exported, unchanged" if result["skipped"] else "exported"
+        print(f"\n{state}: {result['rows']} pairs in {result['shards']} shard(s) in {target} (dataset card: {target}/README.md)")
     print(f"\nfunnel (lake {lake.root})")
     print(funnel_table(lake))
     return funnel(lake)

@@ -252,6 +252,8 @@ DECONTAM_JUDGEMENTS = T.StructType(
         T.StructField("refiner", T.StringType()),
         T.StructField("benchmark", T.StringType()),
         T.StructField("item_id", T.StringType()),
+        T.StructField("pair_hash", T.StringType()),  # the normalised texts judged: an edited pair or item is asked again
+        T.StructField("item_hash", T.StringType()),
         T.StructField("order", T.StringType()),  # pair_first | benchmark_first
         T.StructField("status", T.StringType()),  # ok | parse_error | truncated | engine_error
         T.StructField("same", T.BooleanType()),

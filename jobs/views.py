@@ -106,7 +106,8 @@ def documents_clean(lake):
     if not cfg.decontam.pages or not lake.exists("contamination") or not lake.exists("decontam_checked"):
         return docs
     checked = lake.read("decontam_checked").where(F.col("level") == "page")
-    latest = checked.orderBy(F.col("run_id").desc()).select("check_key").limit(1).collect()
+    last = checked.agg(F.max("run_id")).collect()[0][0]
+    latest = checked.where(F.col("run_id") == last).select("check_key").limit(1).collect() if last else []
     if not latest:
         return docs
     hits = lake.read("contamination").where(

@@ -45,8 +45,9 @@ def parse_same(text: str, finish_reason: str, error: str | None) -> SameVerdict:
 
 def combine(answers: list[bool | None], rule: str) -> str:
     """Verdict from the parsed answers of both orders (None = that order did not parse):
-    `either` flags when any order says same, `both` only when both do. Without a parsed
-    answer under `both`, or none at all, the verdict is `unparsed`."""
+    `either` flags when any order says same; `both` needs every order to say same, and
+    any "different" makes it clean. With no parsed answer, or under `both` with only
+    "same" answers and a missing one, the verdict is `unparsed`."""
     parsed = [a for a in answers if a is not None]
     if not parsed:
         return "unparsed"
@@ -58,7 +59,8 @@ def combine(answers: list[bool | None], rule: str) -> str:
 
 
 class SameProblemTask:
-    """record: qa_id, refiner, benchmark, item_id, question, bench_question."""
+    """record: qa_id, refiner, benchmark, item_id, question, bench_question (and the
+    pair_hash / item_hash of the two texts, stored with the replies)."""
 
     def __init__(self, prompt: Prompt, model: str, tokenizer, max_model_len: int, max_tokens: int, max_chars: int):
         self.prompt, self.model, self.tok = prompt, model, tokenizer
@@ -92,10 +94,11 @@ class SameProblemTask:
         out = []
         for order, gen in zip(work.meta, generations):
             verdict = parse_same(gen.text, gen.finish_reason, gen.error)
-            gen_row = generation_fields(gen, generation_id("decontam", r["qa_id"], r["benchmark"], r["item_id"], order,
-                                                           self.model, self.prompt.version))
+            gen_row = generation_fields(gen, generation_id("decontam", r["qa_id"], str(r.get("refiner")), r["benchmark"],
+                                                           r["item_id"], order, self.model, self.prompt.version))
             out.append({
-                **gen_row, "qa_id": r["qa_id"], "refiner": r.get("refiner"), "benchmark": r["benchmark"], "item_id": r["item_id"], "order": order,
+                **gen_row, "qa_id": r["qa_id"], "refiner": r.get("refiner"), "benchmark": r["benchmark"], "item_id": r["item_id"],
+                "pair_hash": r.get("pair_hash"), "item_hash": r.get("item_hash"), "order": order,
                 "status": verdict.status, "same": verdict.same, "error": verdict.error or gen_row["error"],
                 "model": self.model, "prompt_version": self.prompt.version,
             })

@@ -14,9 +14,14 @@ text matches it only by containing all of it, in order. Shorter ones are counted
 short for this tier.
 
 Content rule: a benchmark n-gram is indexed only if at least `min_content` of its words
-are content words (alphabetic, 3+ letters, not LaTeX markup). Without it, real maths Q&A
-matched MATH, MMLU and TheoremQA items through boilerplate alone ("begin pmatrix a b c d
-end pmatrix", "1 0 0 0 1 0 0 0 1"). Items with no indexable n-gram are counted too.
+are informative: content words (alphabetic, 3+ letters, not LaTeX markup, not a function
+word) or maths tokens of 2+ characters with a digit or one of $^=+<> ("3m", "x+1").
+Without it, real maths Q&A matched MATH, MMLU and TheoremQA items through boilerplate
+alone ("begin pmatrix a b c d end pmatrix", "1 0 0 0 1 0 0 0 1", "is equal to the sum of
+the squares of the"). A short question indexed whole needs two informative tokens, so
+"what is the value of x" never matches a page. A formula-heavy item with no n-gram that
+meets the rule keeps its most informative n-grams, so a verbatim copy is still caught;
+items with no informative token at all are counted.
 """
 
 from __future__ import annotations
@@ -37,6 +42,12 @@ array align aligned cases text textbf mathrm mathbf mathbb mathcal operatorname 
 underline overline boxed displaystyle infty alpha beta gamma delta theta lambda sigma omega pi phi
 sin cos tan log ln lim sum int prod leq geq neq le ge approx equiv pm mp circ angle triangle degree
 """.split())
+FUNCTION_WORDS = frozenset("""
+the and for are but not you all any can had her was one our out has his how its may who did get him she too use
+that with have this will your from they been were said each which their there what when where then them these
+than into some would could should about after many much more most only also such very does same other both
+while find value following given number let suppose answer question true false correct
+""".split())
 
 
 _WORDS: dict[str, int] = {}  # word -> hash; words repeat, so most lookups skip blake2b
@@ -56,11 +67,24 @@ def _word_hashes(words: list[str]) -> np.ndarray:
     return np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
 
 
+def _content(word: str) -> bool:
+    return len(word) >= 3 and word.isalpha() and word not in LATEX_WORDS and word not in FUNCTION_WORDS
+
+
+_MATH = frozenset("0123456789$^=+<>")
+
+
+def _informative(word: str) -> bool:
+    """A content word, or a maths token of 2+ characters ("3m", "100", "x+1", "$a^2"); lone
+    digits and letters are not ("1 0 0 1" is every identity matrix)."""
+    return _content(word) or (len(word) >= 2 and any(c in _MATH for c in word))
+
+
 def content_counts(words: list[str], n: int) -> np.ndarray:
-    """Content words in each window words[i : i + n]."""
+    """Informative tokens (content words and maths tokens) in each window words[i : i + n]."""
     if len(words) < n:
         return np.zeros(0, dtype=np.int64)
-    flags = np.array([len(w) >= 3 and w.isalpha() and w not in LATEX_WORDS for w in words], dtype=np.int64)
+    flags = np.array([_informative(w) for w in words], dtype=np.int64)
     sums = np.concatenate([[0], np.cumsum(flags)])
     return sums[n:] - sums[:-n]
 
@@ -122,7 +146,7 @@ class NgramIndex:
         self.lengths = tuple(sorted(set(lengths) | {n}))  # window sizes to look up: n and the whole short questions
 
     @classmethod
-    def build(cls, items, n: int = 10, min_content: int = 4, min_short: int = 5) -> "NgramIndex":
+    def build(cls, items, n: int = 10, min_content: int = 3, min_short: int = 5) -> "NgramIndex":
         """`items`: objects with benchmark, item_id and question (lib.benchmarks.Item)."""
         keys, owners, names, too_short, no_content, lengths = [], [], [], 0, 0, set()
         for item in items:
@@ -131,11 +155,21 @@ class NgramIndex:
                 too_short += 1
                 continue
             if len(words) < n:  # indexed whole
+                if sum(map(_informative, words)) < 2:
+                    no_content += 1
+                    continue
                 h = ngram_hashes(words, len(words))
                 lengths.add(len(words))
             else:
                 h = ngram_hashes(words, n)
-                h = np.unique(h[content_counts(words, n) >= min_content]) if min_content > 0 else np.unique(h)
+                if min_content > 0:
+                    counts = content_counts(words, n)
+                    keep = counts >= min_content
+                    if not keep.any() and counts.max() >= 1:  # a formula-heavy item: its most informative n-grams
+                        keep = counts == counts.max()
+                    h = np.unique(h[keep])
+                else:
+                    h = np.unique(h)
             if not len(h):
                 no_content += 1
                 continue

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pandas as pd
 
-HIT_COLUMNS = ["doc_id", "qa_id", "refiner", "field", "benchmark", "item_id", "score", "evidence"]
+HIT_COLUMNS = ["unit_id", "doc_id", "qa_id", "refiner", "field", "benchmark", "item_id", "score", "evidence"]
 
 
 def _value(payload):
@@ -19,15 +19,15 @@ def _value(payload):
 
 
 def ngram_map(payload, fields: list[str], limit: int = 20):
-    """payload: (broadcast of) lib.ngram_index.NgramIndex. Input columns: doc_id, qa_id,
-    refiner and the text `fields`."""
+    """payload: (broadcast of) lib.ngram_index.NgramIndex. Input columns: unit_id, doc_id,
+    qa_id, refiner and the text `fields`."""
 
     def run(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         index = _value(payload)
         for frame in frames:
             rows = []
             for rec in frame.to_dict("records"):
-                unit = {"doc_id": rec["doc_id"], "qa_id": rec.get("qa_id"), "refiner": rec.get("refiner")}
+                unit = {"unit_id": rec["unit_id"], "doc_id": rec["doc_id"], "qa_id": rec.get("qa_id"), "refiner": rec.get("refiner")}
                 found = False
                 for f in fields:
                     for hit in index.match(rec.get(f), limit):
@@ -43,7 +43,7 @@ def ngram_map(payload, fields: list[str], limit: int = 20):
 
 def embed_map(payload, model: str, device: str, threads: int, batch: int, k: int, min_score: float):
     """payload: (broadcast of) (matrix, benchmark names, item ids, question heads). Input
-    columns: doc_id, qa_id, refiner, question. Rows for the top-k neighbours at or above
+    columns: unit_id, doc_id, qa_id, refiner, question. Rows for the top-k neighbours at or above
     `min_score`, best first."""
 
     def run(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -56,7 +56,7 @@ def embed_map(payload, model: str, device: str, threads: int, batch: int, k: int
             vectors = encode(frame["question"].fillna("").tolist(), model, batch, device, threads)
             near = top_k(vectors, matrix, k)
             rows = []
-            for i, rec in enumerate(frame[["doc_id", "qa_id", "refiner"]].to_dict("records")):
+            for i, rec in enumerate(frame[["unit_id", "doc_id", "qa_id", "refiner"]].to_dict("records")):
                 found = False
                 for j, score in zip(near.index[i], near.score[i]):
                     if score < min_score:

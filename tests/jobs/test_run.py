@@ -6,6 +6,7 @@ vLLM CPU), pair decontamination, publish and export. Then a second batch of real
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from pathlib import Path
@@ -19,7 +20,7 @@ from jobs import demo, pipeline
 from jobs.lake import open_lake
 from lib.demo_benchmark import ITEMS
 from lib.text_normalize import normalize
-from tests.conftest import real_pages
+from tests.conftest import real_pages, shared
 
 pytestmark = pytest.mark.llm
 TRAINS = "https://mathforum.example.org/t/2291/two-trains-meeting"
@@ -36,8 +37,8 @@ def _real_warc(path: Path) -> list[str]:
     with open(path, "wb") as fh:
         writer = WARCWriter(fh, gzip=True)
         for p in forum + product:
-            body = p["html"].encode("utf-8")
-            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))],
+            body = gzip.decompress(shared("pages", "wceb2026", p["html"]).read_bytes())  # the page as fetched
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))],
                                        protocol="HTTP/1.1")
             writer.write_record(writer.create_warc_record(p["url"], "response", payload=io.BytesIO(body), http_headers=headers,
                                                           warc_headers_dict={"WARC-Date": "2026-03-01T10:00:00Z"}))
@@ -103,6 +104,9 @@ def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config
     assert f"num_examples: {len(published)}" in card and "| demo_bench | 8 | 1 |" in card
     assert facts["funnel"]["pages passing decontamination"] == 4 and facts["funnel"]["clean pairs (webinstruct)"] == len(published)
     assert "clean pairs (webinstruct)" in out and "kept of previous" in out
+    from jobs.export import export as export_again
+
+    assert export_again(spark, cfg, lake, str(export), "parquet", True)["skipped"]  # same table, same way: nothing written
 
     # a second batch of real pages only adds
     run_cfg = demo.with_demo_benchmark(demo.with_demo_seeds(cfg, work / "seeds"), work / "benchmark")

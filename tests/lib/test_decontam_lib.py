@@ -15,17 +15,23 @@ from lib.ngram_index import NgramIndex, content_counts
 from tests.conftest import shared
 
 
-def test_content_rule_skips_markup_only_ngrams_but_keeps_prose():
-    markup = Item("m", "test", "1", r"Compute \begin{pmatrix} a & b \\ c & d \end{pmatrix} \cdot \begin{pmatrix} 1 & 0 \end{pmatrix}", "")
+def test_content_rule_skips_markup_and_function_words_but_keeps_prose_and_formulas():
+    markup = Item("m", "test", "1", r"\begin{pmatrix} a & b \\ c & d \end{pmatrix} \cdot \begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix}", "")
     prose = Item("p", "test", "2", "Natalia sold clips to forty eight of her friends in April and then half as many in May", "")
-    index = NgramIndex.build([markup, prose], n=10, min_content=4)
-    assert index.no_content == 1  # the matrix item has no n-gram with 4 content words
-    assert index.match("begin pmatrix a b c d end pmatrix cdot begin pmatrix 1 0 end pmatrix") == []
+    generic = Item("g", "test", "3", "Show that the area is equal to the sum of the squares of the other two sides of it", "")
+    formula = Item("f", "test", "4", r"If $f(x)=\dfrac{2}{x+1}$, then what is the value of $f^{-1}\left(\frac{1}{5}\right)$?", "")
+    short = Item("s", "test", "5", "What is the value of x?", "")
+    index = NgramIndex.build([markup, prose, generic, formula, short], n=10, min_content=3)
+    assert index.no_content == 2  # the matrix item has no informative token; the short one too few
+    assert index.match(r"begin pmatrix a b c d end pmatrix cdot begin pmatrix 1 0 0 1 end pmatrix") == []
     assert [h.item_id for h in index.match("So: natalia sold clips to forty eight of her friends in april!")] == ["2"]
+    assert index.match("we know the hypotenuse is equal to the sum of the squares of the legs") == []  # no 3 content words
+    assert [h.item_id for h in index.match("Q: " + formula.question + " thanks")] == ["4"]  # its most informative n-grams
+    assert index.match("Please help: what is the value of x? I tried.") == []
+    assert content_counts("begin frac one two three four".split(), 3).tolist() == [0, 1, 2, 3]
+    assert content_counts("x 1 of the cat 3m".split(), 3).tolist() == [0, 0, 1, 2]  # "3m" is a maths token
     unfiltered = NgramIndex.build([markup], n=10, min_content=0)
     assert unfiltered.no_content == 0 and len(unfiltered) > 0
-    assert content_counts("begin frac one two three four".split(), 3).tolist() == [1, 2, 3, 3]
-    assert content_counts("x 1 of the cat".split(), 3).tolist() == [0, 1, 2]  # "of": too short
 
 
 def test_top_k_equals_a_full_sort():
