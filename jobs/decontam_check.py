@@ -23,28 +23,13 @@ class CheckError(ValueError):
     """The input cannot be read as asked; the message names the file and field."""
 
 
-def _field(record: dict, dotted: str):
-    value = record
-    for part in dotted.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 def read_pairs(path: str, question_field: str, answer_field: str) -> list[tuple[str, str]]:
-    from lib.benchmarks import BenchmarkError, read_records
+    from lib.benchmarks import BenchmarkError, read_qa
 
-    file = Path(path)
-    if not file.is_file():
-        raise CheckError(f"--input: no file {path}")
     try:
-        records = read_records(file)
+        return read_qa(Path(path), question_field, answer_field)
     except (BenchmarkError, ValueError) as exc:
-        raise CheckError(f"--input: {exc}") from None
-    if records and _field(records[0], question_field) is None:
-        raise CheckError(f"{path}: no field {question_field!r} (--question-field); fields: {', '.join(records[0])}")
-    return [(str(_field(r, question_field) or ""), str(_field(r, answer_field) or "")) for r in records]
+        raise CheckError(f"--input: {exc} (--question-field / --answer-field name the fields)") from None
 
 
 def check_file(spark, cfg: Config, lake, path: str, question_field: str = "question", answer_field: str = "answer") -> list[dict]:

@@ -135,7 +135,8 @@ def load_builtin(name: str, folder: Path) -> Iterator[Item]:
         yield Item(name, split, _s(item_id), _s(question), _s(answer))
 
 
-def _field(record: dict, dotted: str):
+def field_value(record: dict, dotted: str):
+    """record["a"]["b"] for "a.b"; None where a part is missing."""
     value = record
     for part in dotted.split("."):
         if not isinstance(value, dict) or part not in value:
@@ -147,10 +148,22 @@ def _field(record: dict, dotted: str):
 def load_file(path: Path, benchmark: str, question: str, answer: str = "", item_id: str = "", split: str = "test") -> Iterator[Item]:
     """Any JSONL / JSON list / parquet file with a field map (dotted paths allowed)."""
     records = read_records(Path(path))
-    if records and _field(records[0], question) is None:
+    if records and field_value(records[0], question) is None:
         raise BenchmarkError(f"{path}: no field {question!r} (question); fields: {', '.join(records[0])}")
     for i, r in enumerate(records):
-        q = _s(_field(r, question))
+        q = _s(field_value(r, question))
         if not q:
             continue
-        yield Item(benchmark, split, _s(_field(r, item_id)) if item_id else str(i), q, _s(_field(r, answer)) if answer else "")
+        yield Item(benchmark, split, _s(field_value(r, item_id)) if item_id else str(i), q, _s(field_value(r, answer)) if answer else "")
+
+
+def read_qa(path: Path, question: str, answer: str) -> list[tuple[str, str]]:
+    """(question, answer) of every record of a JSONL / JSON / parquet file, by field map
+    (dotted paths); BenchmarkError names a missing file or question field."""
+    path = Path(path)
+    if not path.is_file():
+        raise BenchmarkError(f"no file {path}")
+    records = read_records(path)
+    if records and field_value(records[0], question) is None:
+        raise BenchmarkError(f"{path}: no field {question!r}; fields: {', '.join(records[0])}")
+    return [(_s(field_value(r, question)), _s(field_value(r, answer))) for r in records]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lib.llm.prompts import Prompt
 from lib.llm.types import ChatRequest, Generation
-from lib.qa_parse import reply_json
+from lib.qa_parse import reply_bool
 from lib.qa_tasks import SAFETY_TOKENS, Work, generation_fields, generation_id
 
 _TRUE = {"true", "yes", "same", "1"}
@@ -29,18 +29,8 @@ class SameVerdict:
 
 
 def parse_same(text: str, finish_reason: str, error: str | None) -> SameVerdict:
-    data, final = reply_json(text, finish_reason, error)
-    if final:
-        return SameVerdict(final.status, error=final.error)
-    if not isinstance(data, dict) or "same" not in data:
-        return SameVerdict("parse_error", error="schema: expected an object with 'same'")
-    value = data["same"]
-    if isinstance(value, str):
-        low = value.strip().lower()
-        value = True if low in _TRUE else False if low in _FALSE else value
-    if not isinstance(value, bool):
-        return SameVerdict("parse_error", error=f"schema: 'same' must be true or false, got {data['same']!r}")
-    return SameVerdict("ok", value)
+    _, value, final = reply_bool(text, finish_reason, error, "same", _TRUE, _FALSE)
+    return SameVerdict(final.status, error=final.error) if final else SameVerdict("ok", value)
 
 
 def combine(answers: list[bool | None], rule: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lib.llm.prompts import Prompt
 from lib.llm.types import ChatRequest, Generation
-from lib.qa_parse import reply_json
+from lib.qa_parse import reply_bool
 from lib.qa_tasks import SAFETY_TOKENS, Work, generation_fields, generation_id
 
 _TRUE = {"true", "yes", "educational", "1"}
@@ -30,16 +30,9 @@ class Verdict:
 
 
 def parse_verdict(text: str, finish_reason: str, error: str | None) -> Verdict:
-    data, final = reply_json(text, finish_reason, error)
+    data, value, final = reply_bool(text, finish_reason, error, "educational", _TRUE, _FALSE)
     if final:
         return Verdict(final.status, error=final.error)
-    if not isinstance(data, dict) or "educational" not in data:
-        return Verdict("parse_error", error="schema: expected an object with 'educational'")
-    value = data["educational"]
-    if isinstance(value, str):  # "yes"/"no" is a fair reading of the schema by a server that ignores it
-        value = True if value.strip().lower() in _TRUE else False if value.strip().lower() in _FALSE else value
-    if not isinstance(value, bool):
-        return Verdict("parse_error", error=f"schema: 'educational' must be true or false, got {data['educational']!r}")
     reason = data.get("reason")
     reason = reason.strip()[:MAX_REASON_CHARS] if isinstance(reason, str) else None
     return Verdict("ok", value, reason)

@@ -99,6 +99,24 @@ def reply_json(text: str, finish_reason: str, error: str | None):
     return (None, Parsed("parse_error", error=err)) if err else (data, None)
 
 
+def reply_bool(text: str, finish_reason: str, error: str | None, key: str, truthy: set, falsy: set):
+    """(data, value, None) when the reply is a JSON object whose `key` is a boolean (or a
+    word in `truthy` / `falsy`, a fair reading of the schema by a server that ignores it),
+    else (None, None, the final Parsed status)."""
+    data, final = reply_json(text, finish_reason, error)
+    if final:
+        return None, None, final
+    if not isinstance(data, dict) or key not in data:
+        return None, None, Parsed("parse_error", error=f"schema: expected an object with {key!r}")
+    value = data[key]
+    if isinstance(value, str):
+        low = value.strip().lower()
+        value = True if low in truthy else False if low in falsy else value
+    if not isinstance(value, bool):
+        return None, None, Parsed("parse_error", error=f"schema: {key!r} must be true or false, got {data[key]!r}")
+    return data, value, None
+
+
 def parse_extraction(text: str, finish_reason: str, error: str | None, limits: Limits, chunk: int = 0) -> Parsed:
     data, final = reply_json(text, finish_reason, error)
     if final:
