@@ -51,3 +51,23 @@ def test_cli_reports_config_errors_before_spark(capsys):
 
     assert main(["--set", "ingest.reader=nope", "ingest", "x.warc.gz"]) == 2
     assert "ingest.reader must be one of fastwarc, warcio" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("decontam.judge_rule=most", "decontam.judge_rule must be one of either, both"),
+        ("decontam.judge_threshold=0.99", "decontam.judge_threshold must be in [-1, 1] and at most decontam.flag_threshold"),
+        ("decontam.min_content=11", "decontam.min_content (11) cannot exceed decontam.ngram (10)"),
+        ("decontam.pair_fields=['title']", "decontam.pair_fields may hold question, answer, orig_question, orig_answer"),
+        ("decontam.page_input=documents_clean", "decontam.page_input cannot be documents_clean"),
+        ('decontam.benchmarks=[{builtin="gsm9k", dir="x"}]', "decontam.benchmarks[0].builtin: unknown benchmark(s) gsm9k"),
+        ("export.format=csv", "export.format must be one of parquet, jsonl"),
+        ("export.shard_rows=0", "export.shard_rows must be at least 1"),
+    ],
+)
+def test_bad_decontam_and_export_settings_name_the_key(override, message):
+    with pytest.raises(ConfigError) as exc:
+        load_config(overrides=[override])
+    assert message in str(exc.value)
+    assert load_config(overrides=["decontam.flag_threshold=2.0"]).decontam.flag_threshold == 2.0  # above 1: judge everything
