@@ -4,8 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 LAKE   ?= lake-demo
+DIST   ?= dist
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 
-.PHONY: demo test bench install clean
+.PHONY: demo test check dist bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,16 +43,32 @@ install: $(VENV)/.llm
 demo: $(VENV)/.llm
 	$(BIN)/webinstruct --lake $(LAKE) demo
 
-test: $(VENV)/.dev
-	$(BIN)/python -m pytest -q tests
+# The layers (import-linter) and top-of-module imports in jobs/ (ruff PLC0415), then the suite.
+check: $(VENV)/.dev
+	$(BIN)/lint-imports
+	$(BIN)/ruff check jobs
+
+test: check
+	$(BIN)/python -m pytest -q tests --ignore=tests/cluster
+
+# What a cluster gets: the wheel, and the same files as a zip for spark-submit --py-files.
+# The zip is written with folder entries: zipimport finds the namespace package
+# `webinstruct` only through them (a renamed wheel has none).
+dist: $(VENV)/.dev
+	rm -rf $(DIST) build/lib build/zip
+	$(PIP) wheel -q --no-deps --no-build-isolation -w $(DIST) .
+	$(BIN)/python -m zipfile -e $(DIST)/webinstruct-$(VERSION)-py3-none-any.whl build/zip
+	cd build/zip && $(abspath $(BIN))/python -m zipfile -c $(abspath $(DIST))/webinstruct-$(VERSION).zip webinstruct
+	rm -rf build/zip
+	@ls -l $(DIST)
 
 bench: $(VENV)/.bench
-	$(BIN)/python bench/extraction_quality.py
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/dedup.py
-	$(BIN)/python bench/recall.py
-	$(BIN)/python bench/llm.py
-	$(BIN)/python bench/decontam.py
+	$(BIN)/python -m bench.extraction_quality
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.dedup
+	$(BIN)/python -m bench.recall
+	$(BIN)/python -m bench.llm
+	$(BIN)/python -m bench.decontam
 
 clean:
-	rm -rf $(VENV) lake lake-demo .pytest_cache spark-warehouse
+	rm -rf $(VENV) lake lake-demo .pytest_cache spark-warehouse dist build

@@ -3,9 +3,9 @@
 Pairs: the real GSM8K *train* questions with their answers and the 700 StackMathQA pairs
 (../shared/data), repeated to --pairs. Benchmarks: all 23 built-in sets (44,752 items).
 
-  tier 1 raw    lib.ngram_index in one process: index built once (not timed), then each
+  tier 1 raw    lib.decontam.ngram_index in one process: index built once (not timed), then each
                 pair's question and answer matched (what one core does without Spark)
-  tier 1 stage  jobs.decontam.tier1 on a `qa_refined` Delta table through Spark
+  tier 1 stage  webinstruct.jobs.stages.decontam.tier1 on a `qa_refined` Delta table through Spark
                 local[CORES], from job start to the committed rows (broadcast, UDF, commit)
   tier 2 raw    encode each question with all-MiniLM-L6-v2 (torch on one thread) and search
                 the top 5 of the benchmark matrix. The benchmark side is --bench-items
@@ -15,7 +15,7 @@ Pairs: the real GSM8K *train* questions with their answers and the 700 StackMath
   demo          `webinstruct demo` in a fresh process on a fresh lake: wall time and the
                 funnel it prints (skip with --no-demo)
 
-    .venv/bin/python bench/decontam.py [--pairs 20000] [--tier2-pairs 2000 (0 skips)] [--cores 2]
+    .venv/bin/python -m bench.decontam [--pairs 20000] [--tier2-pairs 2000 (0 skips)] [--cores 2]
                                        [--bench-items 4000] [--no-demo]
 """
 
@@ -25,13 +25,11 @@ import argparse
 import json
 import random
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data"
 
 
@@ -44,7 +42,7 @@ def pairs(n: int) -> list[tuple[str, str]]:
 
 
 def items():
-    from lib.benchmarks import BUILTIN, load_builtin
+    from webinstruct.lib.decontam.benchmarks import BUILTIN, load_builtin
 
     return [it for name in BUILTIN for it in load_builtin(name, DATA / "benchmarks")]
 
@@ -60,12 +58,14 @@ def tier1_raw(index, data) -> float:
 def tier1_stage(data, all_items, cores: int) -> float:
     import datetime as dt
 
-    from jobs import decontam
-    from jobs.config import load_config
-    from jobs.lake import open_lake
-    from jobs.session import get_spark
-    from jobs.tables import BENCHMARKS, QA_REFINED
-    from lib.text_normalize import exact_hash, normalize
+    from webinstruct.jobs.core.config import load_config
+    from webinstruct.jobs.core.lake import open_lake
+    from webinstruct.jobs.core.session import get_spark
+    from webinstruct.jobs.core.tables import BENCHMARKS, QA_REFINED
+    from webinstruct.jobs.core.views import refined_pairs
+    from webinstruct.jobs.stages.decontam.bench import Bench
+    from webinstruct.jobs.stages.decontam.tiers import tier1
+    from webinstruct.lib.text_normalize import exact_hash, normalize
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-decontam-"))
     cfg = load_config(lake=str(tmp / "lake"), overrides=[f"spark.master=local[{cores}]", f"spark.shuffle_partitions={cores}"])
@@ -78,10 +78,10 @@ def tier1_stage(data, all_items, cores: int) -> float:
     rows = [{"qa_id": f"q{i}", "refiner": "m", "doc_id": f"d{i}", "status": "ok", "question": q, "answer": a, "orig_question": q,
              "orig_answer": a, "run_id": "r", "refined_at": now} for i, (q, a) in enumerate(data)]
     lake.append("qa_refined", spark.createDataFrame([{f: r.get(f) for f in QA_REFINED.fieldNames()} for r in rows], QA_REFINED))
-    bench = decontam.Bench(spark, cfg, lake)
+    bench = Bench(spark, cfg, lake)
     bench.ngram_index()  # built on the driver before timing, as the raw side
     started = time.perf_counter()
-    out = decontam.tier1(spark, cfg, lake, bench, "pair", decontam.refined_pairs(lake), "bench")
+    out = tier1(spark, cfg, lake, bench, "pair", refined_pairs(lake), "bench")
     seconds = time.perf_counter() - started
     print(f"  tier 1 stage: {out['checked']} pairs in {seconds:.1f} s, {out['units_with_hits']} flagged")
     spark.stop()
@@ -91,8 +91,7 @@ def tier1_stage(data, all_items, cores: int) -> float:
 def tier2_raw(data, all_items, bench_items: int, model: str) -> tuple[float, float, float]:
     import numpy as np
     import torch
-
-    from lib.embed_index import encode, top_k
+    from webinstruct.lib.decontam.embed_index import encode, top_k
 
     torch.set_num_threads(1)
     cache = Path.home() / ".cache" / "webinstruct" / "bench" / f"bench-emb-{bench_items}.npy"
@@ -140,9 +139,9 @@ def main() -> None:
     parser.add_argument("--bench-items", type=int, default=4000)
     parser.add_argument("--no-demo", action="store_true")
     args = parser.parse_args()
-    from jobs.config import DecontamSection
-    from lib.ngram_index import NgramIndex
-    from lib.text_table import render
+    from webinstruct.jobs.core.config import DecontamSection
+    from webinstruct.lib.decontam.ngram_index import NgramIndex
+    from webinstruct.lib.text_table import render
 
     d = DecontamSection()
     all_items = items()

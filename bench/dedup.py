@@ -10,7 +10,7 @@ its original, so recall is measured on planted pairs.
 Both tools run in one process run, side by side, with the same cores, the same shingles
 (word 5-grams) and the same bands x rows (ours from datasketch's optimal_param at the
 threshold):
-  ours:      jobs.dedup.run on a `documents` Delta table, Spark local[CORES], from job
+  ours:      webinstruct.jobs.stages.dedup.run on a `documents` Delta table, Spark local[CORES], from job
              start to the committed `dedup` table (the kept set is then a view)
   datatrove: MinhashDedupSignature -> Buckets -> Cluster -> Filter with
              LocalPipelineExecutor(tasks=workers=CORES) (Cluster is one task by design),
@@ -23,7 +23,7 @@ Quality, per tool:
   precision  dropped documents whose true Jaccard with the document kept for their
              cluster is >= threshold (exact copies count as 1.0)
 
-    .venv/bin/python bench/dedup.py [--docs 50000] [--cores 2] [--no-datatrove]
+    .venv/bin/python -m bench.dedup [--docs 50000] [--cores 2] [--no-datatrove]
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 DATA = REPO.parent / "shared" / "data"
 SERP = DATA / "warc" / "real" / "webis_archive-query-log_serps_990.warc.gz"
@@ -49,7 +48,8 @@ SERP = DATA / "warc" / "real" / "webis_archive-query-log_serps_990.warc.gz"
 # Corpus
 # ---------------------------------------------------------------------------------------
 def base_texts() -> list[str]:
-    from lib.archive_ingest import ArchiveProcessor, FileReport, IngestOptions
+    from webinstruct.lib.ingest.archive import ArchiveProcessor, FileReport, IngestOptions
+
     from tests.planted import load_pages
 
     texts = [p["main_content"] for p in load_pages(DATA / "pages" / "wceb2026", min_words=50)]
@@ -90,11 +90,11 @@ def build_corpus(n_docs: int, seed: int = 7) -> list[dict]:
 # Ours
 # ---------------------------------------------------------------------------------------
 def run_ours(docs: list[dict], cores: int, work: Path, threshold: float, extra: list[str]) -> tuple[float, dict, dict[str, str], set[str]]:
-    from jobs import dedup
-    from jobs.config import load_config
-    from jobs.lake import open_lake
-    from jobs.session import get_spark
-    from jobs.tables import DOCUMENTS
+    from webinstruct.jobs.core.config import load_config
+    from webinstruct.jobs.core.lake import open_lake
+    from webinstruct.jobs.core.session import get_spark
+    from webinstruct.jobs.core.tables import DOCUMENTS
+    from webinstruct.jobs.stages import dedup
 
     overrides = [f"spark.master=local[{cores}]", f"spark.shuffle_partitions={cores * 4}", "spark.driver_memory=6g",
                  f"dedup.threshold={threshold}", "dedup.input=documents", *extra]
@@ -202,7 +202,7 @@ class Truth:
         self.true_pairs = [p for p in self.pairs if self.jaccard(*p) >= threshold]
 
     def jaccard(self, a: str, b: str) -> float:
-        from lib.minhash import set_jaccard, text_set_bytes
+        from webinstruct.lib.dedup.minhash import set_jaccard, text_set_bytes
 
         sets = []
         for doc_id in (a, b):
@@ -239,8 +239,8 @@ def main() -> int:
           f"on average; planted pairs at Jaccard >= {args.threshold}: {len(truth.true_pairs)} "
           f"(built in {time.perf_counter() - t:.0f} s, not timed)")
 
-    from jobs.config import load_config
-    from jobs.dedup import lsh_params
+    from webinstruct.jobs.core.config import load_config
+    from webinstruct.jobs.stages.dedup import lsh_params
 
     params = lsh_params(load_config(overrides=[f"dedup.threshold={args.threshold}", *args.overrides]))
     results = []
@@ -258,7 +258,7 @@ def main() -> int:
         results.append(("datatrove 0.10.1", seconds, len(docs) / times["signatures"], recall, precision, len(dropped)))
         print(f"datatrove: {seconds:.1f} s; stages s: " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()))
 
-    from lib.text_table import render
+    from webinstruct.lib.text_table import render
 
     print(f"\n{len(docs)} documents, {args.cores} cores, threshold {args.threshold}, "
           f"{params.bands} bands x {params.rows} rows, word 5-grams")

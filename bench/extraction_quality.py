@@ -4,9 +4,9 @@ Token-level precision, recall and F1 (multisets of lower-cased word tokens, mean
 pages) of each extractor configuration on the 699 labelled pages of
 ../shared/data/pages/wceb2026 (also split by page type) and the 181 news pages of
 ../shared/data/pages/scrapinghub_news, with the median milliseconds per page. HTML bytes
-are decoded with the same lib.charset the ingest job uses.
+are decoded with the same lib.ingest.charset the ingest job uses.
 
-    .venv/bin/python bench/extraction_quality.py [--limit N]
+    .venv/bin/python -m bench.extraction_quality [--limit N]
 """
 
 from __future__ import annotations
@@ -21,10 +21,8 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from lib.charset import decode_html  # noqa: E402
-from lib.text_extract import ExtractOptions, extract_text  # noqa: E402
+from webinstruct.lib.ingest.charset import decode_html
+from webinstruct.lib.ingest.text_extract import ExtractOptions, extract_text
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "pages"
 TOKEN = re.compile(r"\w+", re.UNICODE)

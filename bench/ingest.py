@@ -4,15 +4,15 @@ Rate = HTML responses processed per second per core on
 ../shared/data/warc/real/webis_archive-query-log_serps_990.warc.gz (990 responses), the
 same input for all three, medians of --repeats runs, in one process run side by side:
 
-  (a) lib loop: lib.archive_ingest.ArchiveProcessor alone (fastwarc -> resiliparse -> lid.176)
-  (b) Spark job: jobs.ingest.run into a fresh Delta lake, Spark in local[1] (one core;
+  (a) lib loop: lib.ingest.archive.ArchiveProcessor alone (fastwarc -> resiliparse -> lid.176)
+  (b) Spark job: webinstruct.jobs.stages.ingest.run into a fresh Delta lake, Spark in local[1] (one core;
       one archive is one task), timed from job start to the last commit; the session is
       started once beforehand, and the Python worker is warm after the first repeat
   (c) datatrove: WarcReader -> Trafilatura -> LanguageFilter, chained in-process.
       Offline, its lid.176.bin download is replaced by the lid.176.ftz we ship with, and
       its check for the fasttext-numpy2-wheel distribution accepts fasttext-numpy2.
 
-    .venv/bin/python bench/ingest.py [--repeats 3]
+    .venv/bin/python -m bench.ingest [--repeats 3]
 """
 
 from __future__ import annotations
@@ -25,14 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 ARCHIVE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "warc" / "real" / "webis_archive-query-log_serps_990.warc.gz"
 RESPONSES = 990
 
 
 def lib_loop() -> tuple[float, int]:
-    from lib.archive_ingest import ArchiveProcessor, FileReport, IngestOptions
+    from webinstruct.lib.ingest.archive import ArchiveProcessor, FileReport, IngestOptions
 
     processor = ArchiveProcessor(IngestOptions())
     start = time.perf_counter()
@@ -42,9 +40,9 @@ def lib_loop() -> tuple[float, int]:
 
 
 def spark_job(spark) -> tuple[float, int]:
-    from jobs import ingest
-    from jobs.config import load_config
-    from jobs.lake import open_lake
+    from webinstruct.jobs.core.config import load_config
+    from webinstruct.jobs.core.lake import open_lake
+    from webinstruct.jobs.stages import ingest
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_config(lake=os.path.join(tmp, "lake"), overrides=["spark.shuffle_partitions=1"])
@@ -60,8 +58,7 @@ def datatrove_pipeline() -> tuple[float, int]:
     from datatrove.pipeline.extractors import Trafilatura
     from datatrove.pipeline.filters import LanguageFilter
     from datatrove.pipeline.readers import WarcReader
-
-    from lib.langid import bundled_model_path
+    from webinstruct.lib.ingest.langid import bundled_model_path
 
     dt_lid.cached_asset_path_or_download = lambda *a, **k: bundled_model_path()
     # datatrove asks for the fasttext-numpy2-wheel distribution; fasttext-numpy2 provides
@@ -83,8 +80,8 @@ def main() -> None:
     if not ARCHIVE.exists():
         sys.exit(f"archive not found: {ARCHIVE}")
 
-    from jobs.config import load_config
-    from jobs.session import get_spark
+    from webinstruct.jobs.core.config import load_config
+    from webinstruct.jobs.core.session import get_spark
 
     spark = get_spark(load_config(overrides=["spark.master=local[1]", "spark.shuffle_partitions=1"]))
     results = {}

@@ -3,14 +3,14 @@
 
 Input: the first --docs real forum pages of ../shared/data/pages/wceb2026 (their
 human-verified main text), as a `documents` table. The prompts are built once by the
-stage's own code (lib.qa_tasks.ExtractTask: chunking, template, token budget) and grouped
+stage's own code (lib.qa.tasks.ExtractTask: chunking, template, token budget) and grouped
 into engine calls by the same token budget (llm.batch_tokens).
 
   raw:   one process, one vllm.LLM, chat templates rendered by the tokenizer,
          llm.generate(prompts, sampling_params) per batch, after one warm-up generate on
          the same warm-up page as the Spark side; timed from the first generate to the
          last (engine start excluded)
-  spark: jobs.extract.run on local[--cores] with llm.partitions=--engines, after a
+  spark: webinstruct.jobs.stages.extract.run on local[--cores] with llm.partitions=--engines, after a
          warm-up run on one other page so each Python worker's engine has started (the
          same exclusion); timed from run() to run() returning (todo anti-join, scratch
          writes, generation, Delta commits, status counters all included)
@@ -21,7 +21,7 @@ the stage's order (sorted by doc_id) with the same warm-up, so greedy decoding g
 sides the same batches and the same output tokens; the figure compared is output tokens
 per second of wall time.
 
-    .venv/bin/python bench/llm.py [--docs 24] [--cores 2] [--engines 1] [--config F] [--set k=v ...]
+    .venv/bin/python -m bench.llm [--docs 24] [--cores 2] [--engines 1] [--config F] [--set k=v ...]
 
 The same command runs on a GPU machine (install vllm there, point llm.model at a folder
 or id, and drop conf/local.toml's CPU compilation setting with --set or a config).
@@ -39,7 +39,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data"
 
 
@@ -55,7 +54,7 @@ def pages(n: int) -> list[dict]:
 
 
 def load(cfg_args):
-    from jobs.config import load_config
+    from webinstruct.jobs.core.config import load_config
 
     return load_config(cfg_args.config, None, cfg_args.overrides)
 
@@ -63,12 +62,12 @@ def load(cfg_args):
 def raw(args) -> dict:
     from vllm import LLM, SamplingParams
     from vllm.sampling_params import StructuredOutputsParams
-
-    from jobs.llm_stage import engine_spec
-    from lib.llm.prompts import load_prompt
-    from lib.llm.tokenizer import load_tokenizer
-    from lib.qa_parse import Limits
-    from lib.qa_tasks import ExtractTask, batched
+    from webinstruct.jobs.core.llm_stage import engine_spec
+    from webinstruct.lib.llm.prompts import load_prompt
+    from webinstruct.lib.llm.tasks import batched
+    from webinstruct.lib.llm.tokenizer import load_tokenizer
+    from webinstruct.lib.qa.parse import Limits
+    from webinstruct.lib.qa.tasks import ExtractTask
 
     cfg = load(args)
     spec = engine_spec(cfg)
@@ -76,7 +75,7 @@ def raw(args) -> dict:
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(spec.cpu_kvcache_gb))
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     if spec.cpu_threads:
-        from lib.llm.vllm_engine import set_cpu_threads
+        from webinstruct.lib.llm.vllm_engine import set_cpu_threads
 
         set_cpu_threads(spec.cpu_threads)
     tok = load_tokenizer(spec.tokenizer_path)
@@ -110,16 +109,15 @@ def raw(args) -> dict:
 
 def spark_side(args) -> dict:
     import pyspark.sql.functions as F
-
-    from jobs import extract
-    from jobs.lake import open_lake
-    from jobs.session import get_spark
-    from jobs.tables import DOCUMENTS
+    from webinstruct.jobs.core.lake import open_lake
+    from webinstruct.jobs.core.session import get_spark
+    from webinstruct.jobs.core.tables import DOCUMENTS
+    from webinstruct.jobs.stages import extract
 
     overrides = list(args.overrides) + [f"spark.master=local[{args.cores}]", f"llm.partitions={args.engines}",
                                         "extract.input=documents", "spark.shuffle_partitions=4"]
     lake_dir = tempfile.mkdtemp(prefix="bench-llm-")
-    from jobs.config import load_config
+    from webinstruct.jobs.core.config import load_config
 
     cfg = load_config(args.config, lake_dir, overrides)
     spark = get_spark(cfg)
@@ -146,7 +144,7 @@ def spark_side(args) -> dict:
 
 
 def child(side: str, argv: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--side", side, *argv], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "bench.llm", "--side", side, *argv], capture_output=True, text=True, cwd=REPO)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode or not lines:
         sys.stderr.write(proc.stderr[-4000:])

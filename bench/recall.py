@@ -6,17 +6,17 @@ scrapinghub_news main text, StackMathQA pairs, the SERP archive's pages), repeat
 the tests (StackMathQA + forum pages against other pages), with the config's fastText
 settings (conf/local.toml: dim 256, word bigrams, 200K buckets).
 
-Both sides do the same work per document, `prepare` (lib/recall_text.py) then predict:
+Both sides do the same work per document, `prepare` (lib/recall/text.py) then predict:
   raw      one Python process: Scorer.scores([prepare(t) for t in texts]) in batches of
            10,000 (what one core does with no Spark at all)
   udf      Spark local[CORES]: the texts from a parquet file through the scoring pandas UDF
            into a no-op sink (SUM of the scores), timed after a warm-up pass so workers
            hold the model, as they do in a long job
-  stage    jobs.recall.score on a `documents` Delta table, from job start to the committed
+  stage    webinstruct.jobs.stages.recall.score on a `documents` Delta table, from job start to the committed
            `recall_scores` rows (anti-join, UDF, Delta write and commit)
 Per-core rates divide by CORES. The ratio the issue asks for is udf / raw per core.
 
-    .venv/bin/python bench/recall.py [--docs 50000] [--cores 2]
+    .venv/bin/python -m bench.recall [--docs 50000] [--cores 2]
 """
 
 from __future__ import annotations
@@ -24,20 +24,18 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 DATA = REPO.parent / "shared" / "data"
 SERP = DATA / "warc" / "real" / "webis_archive-query-log_serps_990.warc.gz"
 
 
 def real_texts() -> list[str]:
-    from lib.archive_ingest import ArchiveProcessor, FileReport, IngestOptions
+    from webinstruct.lib.ingest.archive import ArchiveProcessor, FileReport, IngestOptions
 
     pages = [json.loads(line) for line in open(DATA / "pages" / "wceb2026" / "labels.jsonl", encoding="utf-8")]
     texts = [p["main_content"] for p in pages]
@@ -56,15 +54,14 @@ def main() -> int:
     args = parser.parse_args()
 
     import numpy as np
-
-    from jobs import recall
-    from jobs.config import load_config
-    from jobs.lake import open_lake
-    from jobs.session import get_spark
-    from jobs.tables import DOCUMENTS
-    from lib.archive_ingest import document_id, text_hash
-    from lib.recall_model import Scorer
-    from lib.recall_text import prepare
+    from webinstruct.jobs.core.config import load_config
+    from webinstruct.jobs.core.lake import open_lake
+    from webinstruct.jobs.core.session import get_spark
+    from webinstruct.jobs.core.tables import DOCUMENTS
+    from webinstruct.jobs.stages import recall
+    from webinstruct.lib.ingest.archive import document_id, text_hash
+    from webinstruct.lib.recall.model import Scorer
+    from webinstruct.lib.recall.text import prepare
 
     bases = real_texts()
     texts = [bases[i % len(bases)] for i in range(args.docs)]
@@ -118,8 +115,7 @@ def main() -> int:
 
         # udf: the same texts through the pandas UDF into a no-op sink
         from pyspark.sql import functions as F
-
-        from udfs.recall import score_udf, ship_model
+        from webinstruct.udfs.recall import score_udf, ship_model
 
         udf = score_udf(ship_model(spark, model["path"]), model["path"], cfg.recall.max_words)
         docs.select(udf("text").alias("s")).agg(F.sum("s")).collect()  # warm-up: workers load the model

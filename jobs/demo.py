@@ -1,7 +1,7 @@
 """`make demo`: `webinstruct run` on the project's own sample, then a few queries.
 
-The sample archive (lib/sample_archive.py), the recall seeds (lib/demo_seeds.py) and the
-benchmark (lib/demo_benchmark.py, one item planted in a demo page) are all written by the
+The sample archive (lib/demo/sample_archive.py), the recall seeds (lib/demo/seeds.py) and
+the benchmark (lib/demo/benchmark.py, one item planted in a demo page) are all written by the
 project; the LLM steps use the offline SmolLM2-135M-Instruct model on vLLM CPU and tier 2
 the packaged all-MiniLM-L6-v2. The config's own seeds or benchmarks win when it has them.
 """
@@ -11,9 +11,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from jobs import pipeline
-from jobs.config import Config
-from lib.sample_archive import build_sample_archive
+from webinstruct.jobs import pipeline
+from webinstruct.jobs.core.config import Config
+from webinstruct.jobs.core.summary import run_sql, tables_text
+from webinstruct.lib.demo.benchmark import source, write_benchmark
+from webinstruct.lib.demo.sample_archive import build_sample_archive
+from webinstruct.lib.demo.seeds import write_seeds
 
 RECALL_QUERY = """
 SELECT d.host, s.round, round(s.score, 3) AS score, v.verdict AS domain_verdict, left(d.title, 50) AS title
@@ -44,8 +47,6 @@ ORDER BY d.host, e.status
 
 
 def run(spark, cfg: Config, lake, workdir: str) -> int:
-    from jobs.cli import run_sql, tables_text
-
     work = Path(workdir)
     archive = build_sample_archive(work / "webinstruct-demo.warc.gz")
     print(f"sample archive: {archive}")
@@ -69,12 +70,11 @@ def with_demo_seeds(cfg: Config, folder: Path) -> Config:
     they neither train a second round nor filter (rounds = 1, recalled = score)."""
     if cfg.recall.positives:
         return cfg
-    from lib.demo_seeds import write_seeds
 
     pos, neg = write_seeds(folder)
     r = dataclasses.replace(
-        cfg.recall, positives=[{"path": str(pos), "name": "demo seeds (lib/demo_seeds.py)"}],
-        negatives=[{"path": str(neg), "name": "demo negatives (lib/demo_seeds.py)"}],
+        cfg.recall, positives=[{"path": str(pos), "name": "demo seeds (lib/demo/seeds.py)"}],
+        negatives=[{"path": str(neg), "name": "demo negatives (lib/demo/seeds.py)"}],
         negatives_from_documents=0, min_docs=1, min_fraction=0.5, epoch=25, lr=0.5, rounds=1, recalled="score",
     )
     return dataclasses.replace(cfg, recall=r)
@@ -84,7 +84,6 @@ def with_demo_benchmark(cfg: Config, folder: Path) -> Config:
     """The project's own benchmark file, unless the config names benchmarks."""
     if cfg.decontam.benchmarks:
         return cfg
-    from lib.demo_benchmark import source, write_benchmark
 
     d = dataclasses.replace(cfg.decontam, benchmarks=[source(write_benchmark(folder))])
     return dataclasses.replace(cfg, decontam=d)

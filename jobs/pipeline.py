@@ -1,91 +1,106 @@
-"""`webinstruct run`: every stage in order with one config, then the funnel.
+"""The ordered stage registry, and `webinstruct run`: every stage in order with one config.
 
-    ingest -> recall -> dedup -> decontam (pages) -> extract -> refine -> decontam (pairs,
-    publish) -> export
-
-Each stage does only new work (files not ingested, documents not scored, deduplicated,
-checked or extracted, pairs not refined or checked), so a rerun after a crash resumes
-where it stopped and a rerun without new input writes nothing. Page-level decontamination
-runs before extraction, as MAmmoTH2 did, so no LLM time goes to a contaminated page.
-
-    spark-submit jobs/pipeline.py [INPUT ...] [--out DIR] [--config F] [--lake DIR] [--set k=v ...]
+Each step names the tables (and views) it reads and writes; the CLI help, `webinstruct
+run`, the report and the README follow this list. Each stage does only new work (files not
+ingested, documents not scored, deduplicated, checked or extracted, pairs not refined or
+checked), so a rerun after a crash resumes where it stopped and a rerun without new input
+writes nothing. Page-level decontamination runs before extraction, as MAmmoTH2 did, so no
+LLM time goes to a contaminated page.
 """
 
 from __future__ import annotations
 
-if __package__ in (None, ""):  # run as a script by spark-submit: make the repo importable
-    import pathlib
-    import sys
+from dataclasses import dataclass
+from typing import Callable
 
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from webinstruct.jobs.core.config import Config
+from webinstruct.jobs.core.figures import funnel, funnel_table
+from webinstruct.jobs.core.llm_stage import ensure_offline_model
+from webinstruct.jobs.core.summary import print_benchmarks, print_summary
+from webinstruct.jobs.stages import decontam, dedup, export, extract, ingest, recall, refine
 
-from pathlib import Path
 
-from jobs.config import Config
+@dataclass(frozen=True)
+class RunOptions:
+    """What `webinstruct run` passes on to the steps that take options."""
 
-STAGES = ("ingest", "recall", "dedup", "decontam pages", "extract", "refine", "decontam pairs", "export")
+    inputs: tuple[str, ...] = ()
+    sample: int | None = None
+    out: str | None = None  # export folder; None: export.out
+    fmt: str | None = None
+    messages: bool | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # the CLI command (and subcommand) and the summary's title
+    about: str
+    reads: tuple[str, ...]  # tables and views, as configured by default
+    writes: tuple[str, ...]
+    call: Callable  # (spark, cfg, lake, RunOptions) -> counters, or None when the step has nothing to do
+    summary: Callable  # (counters, lake) -> rows
+
+
+def _ingest(spark, cfg, lake, o: RunOptions):
+    return ingest.run(spark, cfg, lake, list(o.inputs), o.sample) if o.inputs else None
+
+
+def _export(spark, cfg, lake, o: RunOptions):
+    target = o.out if o.out is not None else cfg.export.out
+    return export.run(spark, cfg, lake, target, o.fmt, o.messages) if target else None
+
+
+STEPS: tuple[Step, ...] = (
+    Step("ingest", "WARC/ARC archives -> documents (text, language, lineage) and the warc_files manifest",
+         ("archives",), ("documents", "warc_files"), _ingest, ingest.summary_rows),
+    Step("recall", "fastText classifier + LLM domain judge, two rounds -> recall scores, the recalled pages",
+         ("documents",), ("models", "recall_scores", "domains", "domain_verdicts"),
+         lambda spark, cfg, lake, o: recall.run(spark, cfg, lake), recall.summary_rows),
+    Step("dedup", "exact + MinHash-LSH near duplicates of the recalled pages; one keeper per cluster",
+         ("documents_recalled",), ("dedup",), lambda spark, cfg, lake, o: dedup.run(spark, cfg, lake), dedup.summary_rows),
+    Step("decontam pages", "10-gram benchmark overlap on the kept pages, before any LLM reads them",
+         ("documents_dedup", "benchmarks"), ("benchmarks", "contamination", "decontam_checked"),
+         lambda spark, cfg, lake, o: decontam.pages(spark, cfg, lake), decontam.summary_rows),
+    Step("extract", "LLM: question-answer pairs from each clean page",
+         ("documents_clean",), ("qa_extracted",), lambda spark, cfg, lake, o: extract.run(spark, cfg, lake), extract.summary_rows),
+    Step("refine", "LLM: each pair rewritten with its reasoning steps",
+         ("qa_extracted",), ("qa_refined",), lambda spark, cfg, lake, o: refine.run(spark, cfg, lake), refine.summary_rows),
+    Step("decontam pairs", "10-gram, embedding and LLM-judge checks on refined pairs; publish the clean ones",
+         ("qa_refined", "benchmarks"), ("contamination", "decontam_checked", "decontam_judgements", "webinstruct"),
+         lambda spark, cfg, lake, o: decontam.pairs(spark, cfg, lake), decontam.summary_rows),
+    Step("export", "WebInstructSub shards and a dataset card",
+         ("webinstruct",), ("export folder",), _export, export.summary_rows),
+)
+
+
+def step(name: str) -> Step:
+    return next(s for s in STEPS if s.name == name)
+
+
+def overview() -> str:
+    """The pipeline in order, for the CLI's help."""
+    width = max(len(s.name) for s in STEPS)
+    lines = ["pipeline (webinstruct run), in order:"]
+    for i, s in enumerate(STEPS, 1):
+        lines.append(f"  {i}. {s.name:<{width}}  {s.about}")
+        lines.append(f"     {'':<{width}}  reads {', '.join(s.reads)}; writes {', '.join(s.writes)}")
+    return "\n".join(lines)
 
 
 def run(spark, cfg: Config, lake, inputs: list[str], *, sample: int | None = None, out: str | None = None,
         fmt: str | None = None, messages: bool | None = None) -> list[tuple[str, int | None]]:
-    """Run the stages and print each summary; returns the funnel. Stage errors propagate
-    (the CLI prints them with the stage's name)."""
-    from jobs import decontam, dedup, extract, ingest, recall, refine
-    from jobs.cli import print_summary
-    from jobs.report import funnel, funnel_table
-
+    """Run the steps and print each summary; returns the funnel. Stage errors propagate
+    (the CLI prints them with the step's name)."""
     lake.config = cfg
-    if inputs:
-        counters = ingest.run(spark, cfg, lake, inputs, sample)
-        print_summary("ingest", ingest.summary_rows(counters))
-    prepare_offline_model(cfg)
-    print_summary("recall", recall.summary_rows(lake, recall.run(spark, cfg, lake)))
-    print_summary("dedup", dedup.summary_rows(dedup.run(spark, cfg, lake)))
-    print_summary("decontam pages", decontam.summary_rows(decontam.pages(spark, cfg, lake)))
-    print_summary("extract", extract.summary_rows(extract.run(spark, cfg, lake)))
-    print_summary("refine", refine.summary_rows(refine.run(spark, cfg, lake)))
-    print_summary("decontam pairs", decontam.summary_rows(decontam.pairs(spark, cfg, lake)))
-    print_benchmarks(spark, cfg, lake)
-    target = out if out is not None else cfg.export.out
-    if target:
-        from jobs.export import export
-
-        result = export(spark, cfg, lake, target, fmt, messages)
-        state = "already exported, unchanged" if result["skipped"] else "exported"
-        print(f"\n{state}: {result['rows']} pairs in {result['shards']} shard(s) in {target} (dataset card: {target}/README.md)")
+    options = RunOptions(tuple(inputs), sample, out, fmt, messages)
+    ensure_offline_model(cfg)
+    for s in STEPS:
+        counters = s.call(spark, cfg, lake, options)
+        if counters is None:
+            continue
+        print_summary(s.name, s.summary(counters, lake))
+        if s.name == "decontam pairs":
+            print_benchmarks(lake, cfg)
     print(f"\nfunnel (lake {lake.root})")
     print(funnel_table(lake))
     return funnel(lake)
-
-
-def print_benchmarks(spark, cfg: Config, lake) -> None:
-    from jobs.decontam import BENCHMARK_SUMMARY_COLUMNS, benchmark_summary
-    from lib.text_table import render
-
-    rows = benchmark_summary(spark, cfg, lake)
-    if rows:
-        print("\ncontamination by benchmark (units flagged per tier)")
-        print(render(BENCHMARK_SUMMARY_COLUMNS, rows))
-
-
-def prepare_offline_model(cfg: Config) -> None:
-    """The packaged offline model is converted once into the user cache on first use."""
-    from jobs.llm_stage import engine_spec
-    from lib.llm.offline import default_model_dir, is_prepared, prepare
-
-    spec = engine_spec(cfg)
-    if spec.kind == "vllm" and Path(spec.model_path) == default_model_dir() and not is_prepared(default_model_dir()):
-        print("preparing the offline model (once) ...")
-        print(f"offline model ready in {prepare()}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    import sys
-
-    from jobs.cli import main as cli_main
-
-    return cli_main(["run", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

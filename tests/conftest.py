@@ -21,8 +21,8 @@ def shared(*parts: str) -> Path:
 
 @pytest.fixture(scope="session")
 def spark():
-    from jobs.config import load_config
-    from jobs.session import get_spark
+    from webinstruct.jobs.core.config import load_config
+    from webinstruct.jobs.core.session import get_spark
 
     cfg = load_config(overrides=["spark.master=local[2]", "spark.shuffle_partitions=2", "spark.driver_memory=2g"])
     session = get_spark(cfg)
@@ -33,7 +33,7 @@ def spark():
 @pytest.fixture
 def make_config(tmp_path):
     """Config with the lake in a temp folder, plus any `section.key=value` overrides."""
-    from jobs.config import load_config
+    from webinstruct.jobs.core.config import load_config
 
     def build(*overrides: str, lake: Path | None = None):
         return load_config(lake=str(lake or tmp_path / "lake"), overrides=list(overrides))
@@ -44,7 +44,7 @@ def make_config(tmp_path):
 @pytest.fixture(scope="session")
 def offline_model():
     """The packaged SmolLM2-135M-Instruct as a safetensors folder (converted once, cached)."""
-    from lib.llm.offline import prepare
+    from webinstruct.lib.llm.offline import prepare
 
     return prepare()
 

@@ -19,7 +19,7 @@ def _value(payload):
 
 
 def ngram_map(payload, fields: list[str], limit: int = 20):
-    """payload: (broadcast of) lib.ngram_index.NgramIndex. Input columns: unit_id, doc_id,
+    """payload: (broadcast of) lib.decontam.ngram_index.NgramIndex. Input columns: unit_id, doc_id,
     qa_id, refiner and the text `fields`."""
 
     def run(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -47,7 +47,7 @@ def embed_map(payload, model: str, device: str, threads: int, batch: int, k: int
     `min_score`, best first."""
 
     def run(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from lib.embed_index import encode, top_k
+        from webinstruct.lib.decontam.embed_index import encode, top_k
 
         matrix, names, ids, heads = _value(payload)
         for frame in frames:
@@ -75,7 +75,7 @@ def embed_items_map(model: str, device: str, threads: int, batch: int):
     """Benchmark questions -> (row, vector as float32 bytes), to build the stored matrix."""
 
     def run(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from lib.embed_index import encode
+        from webinstruct.lib.decontam.embed_index import encode
 
         for frame in frames:
             if frame.empty:
@@ -90,7 +90,7 @@ def question_hash_map():
     """question -> exact_hash(normalize(question)), for the tier-3 exact-match shortcut."""
 
     def run(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from lib.text_normalize import exact_hash, normalize
+        from webinstruct.lib.text_normalize import exact_hash, normalize
 
         for frame in frames:
             out = frame.copy()

@@ -5,29 +5,9 @@ from __future__ import annotations
 import functools
 from typing import Callable, Iterator
 
-from pyspark.sql import types as T
-
-from lib.minhash import LshParams, Sketcher, set_jaccard, text_set_bytes
-
-SKETCH_SCHEMA = T.StructType(
-    [
-        T.StructField("doc_id", T.StringType()),
-        T.StructField("fetch_time", T.TimestampType()),
-        T.StructField("score", T.DoubleType()),
-        T.StructField("exact_hash", T.StringType()),
-        T.StructField("shingles", T.LongType()),
-        T.StructField("band_keys", T.ArrayType(T.LongType())),
-        T.StructField("shingle_set", T.BinaryType()),  # only with verification; never stored
-    ]
-)
-
-PAIR_SCHEMA = T.StructType(
-    [
-        T.StructField("src", T.LongType()),
-        T.StructField("dst", T.LongType()),
-        T.StructField("jaccard", T.DoubleType()),
-    ]
-)
+import pyarrow as pa
+from pyspark.sql.pandas.types import to_arrow_schema
+from webinstruct.lib.dedup.minhash import LshParams, Sketcher, set_jaccard, text_set_bytes
 
 
 @functools.lru_cache(maxsize=4)
@@ -36,12 +16,10 @@ def _sketcher(params: LshParams, keep_sets: bool) -> Sketcher:
     return Sketcher(params, keep_sets=keep_sets)
 
 
-def sketch_documents(params: LshParams, keep_sets: bool) -> Callable:
-    """(doc_id, fetch_time, score, text) batches -> SKETCH_SCHEMA batches."""
-    import pyarrow as pa
-    from pyspark.sql.pandas.types import to_arrow_schema
-
-    schema = to_arrow_schema(SKETCH_SCHEMA, timezone="UTC")
+def sketch_documents(params: LshParams, keep_sets: bool, output_schema) -> Callable:
+    """(doc_id, fetch_time, score, text) batches -> batches of `output_schema`: doc_id,
+    fetch_time, score, exact_hash, shingles, band_keys, shingle_set."""
+    schema = to_arrow_schema(output_schema, timezone="UTC")
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         sketcher = _sketcher(params, keep_sets)
@@ -71,7 +49,6 @@ def verify_pairs(ngram: int) -> Callable:
     """(src, dst, set_src, set_dst, text_src, text_dst) batches -> (src, dst, jaccard).
     Each side is a shingle set from the sketch step, or, for stored documents, the text
     it is rebuilt from."""
-    import pyarrow as pa
 
     def side(sets: list, texts: list) -> list[bytes]:
         return [s if s is not None else text_set_bytes(t, ngram) for s, t in zip(sets, texts)]

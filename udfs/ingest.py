@@ -1,5 +1,5 @@
 """mapInArrow function for ingest: each input row is an index into the archive list, and
-each Spark task processes its one archive with lib.archive_ingest, streaming documents
+each Spark task processes its one archive with lib.ingest.archive, streaming documents
 out in Arrow batches followed by one report row for the file."""
 
 from __future__ import annotations
@@ -7,17 +7,9 @@ from __future__ import annotations
 import functools
 from typing import Callable, Iterator
 
-from pyspark.sql import types as T
+import pyarrow as pa
 from pyspark.sql.pandas.types import to_arrow_schema
-
-from jobs.tables import DOCUMENT_FIELDS, FILE_REPORT_FIELDS
-from lib.archive_ingest import ArchiveProcessor, FileReport, IngestOptions
-
-OUTPUT_SCHEMA = T.StructType(
-    [T.StructField("kind", T.StringType())]  # "doc" or "file"
-    + [T.StructField(n, t) for n, t in DOCUMENT_FIELDS]
-    + [T.StructField("report", T.StructType([T.StructField(n, t) for n, t in FILE_REPORT_FIELDS]))]
-)
+from webinstruct.lib.ingest.archive import ArchiveProcessor, FileReport, IngestOptions
 
 
 @functools.lru_cache(maxsize=2)
@@ -46,11 +38,10 @@ def _report_row(report: FileReport) -> dict:
     }
 
 
-def process_archives(paths: list[str], options: IngestOptions, batch_rows: int = 256) -> Callable:
-    """Build the mapInArrow function; `paths` travels with it (indexes come from spark.range)."""
-    import pyarrow as pa
-
-    schema = to_arrow_schema(OUTPUT_SCHEMA, timezone="UTC")
+def process_archives(paths: list[str], options: IngestOptions, output_schema, batch_rows: int = 256) -> Callable:
+    """Build the mapInArrow function; `paths` travels with it (indexes come from spark.range).
+    `output_schema`: kind ("doc" or "file"), the document fields, and a `report` struct."""
+    schema = to_arrow_schema(output_schema, timezone="UTC")
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         processor = _processor(options)

@@ -11,18 +11,17 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 import pandas as pd
-
-from lib.llm.spec import EngineSpec
-from lib.llm.types import Sampling
+from webinstruct.lib.llm.spec import EngineSpec
+from webinstruct.lib.llm.types import Sampling
 
 
 def llm_map(spec: EngineSpec, sampling: Sampling, batch_tokens: int, make_task: Callable, columns: list[str]):
     """`make_task(tokenizer)` builds the ExtractTask/RefineTask on the executor."""
 
     def run(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from lib.llm import get_engine
-        from lib.llm.tokenizer import load_tokenizer
-        from lib.qa_tasks import run_batches
+        from webinstruct.lib.llm import get_engine
+        from webinstruct.lib.llm.tasks import run_batches
+        from webinstruct.lib.llm.tokenizer import load_tokenizer
 
         task = make_task(load_tokenizer(spec.tokenizer_path))
 

@@ -1,7 +1,7 @@
 """The recall scoring UDF: prepared text in, P(educational Q&A page) out.
 
 The model file is shipped to executors once (SparkContext.addFile; executors fetch it on
-first use) and loaded once per Python worker (lib.recall_model.load_scorer caches it;
+first use) and loaded once per Python worker (lib.recall.model.load_scorer caches it;
 Spark reuses workers across tasks). Each Arrow batch is predicted in one fastText call.
 """
 
@@ -37,9 +37,8 @@ def score_udf(name: str, fallback_path: str, max_words: int):
         import os
 
         from pyspark import SparkFiles
-
-        from lib.recall_model import load_scorer
-        from lib.recall_text import prepare
+        from webinstruct.lib.recall.model import load_scorer
+        from webinstruct.lib.recall.text import prepare
 
         path = SparkFiles.get(name)
         scorer = load_scorer(path if os.path.exists(path) else fallback_path)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lib.llm.spec import EngineSpec
-from lib.llm.types import ChatRequest, Engine, Generation, Sampling
+from webinstruct.lib.llm.spec import EngineSpec
+from webinstruct.lib.llm.types import ChatRequest, Engine, Generation, Sampling
 
 __all__ = ["ChatRequest", "Engine", "EngineSpec", "Generation", "Sampling", "get_engine", "create_engine"]
 
@@ -12,11 +12,11 @@ _current: tuple[EngineSpec, Engine] | None = None
 
 def create_engine(spec: EngineSpec) -> Engine:
     if spec.kind == "vllm":
-        from lib.llm.vllm_engine import VllmEngine
+        from webinstruct.lib.llm.vllm_engine import VllmEngine
 
         return VllmEngine(spec)
     if spec.kind == "openai":
-        from lib.llm.openai_engine import OpenAIEngine
+        from webinstruct.lib.llm.openai_engine import OpenAIEngine
 
         return OpenAIEngine(spec)
     raise ValueError(f"unknown engine kind {spec.kind!r}; allowed: vllm, openai")

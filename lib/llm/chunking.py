@@ -4,7 +4,7 @@ Windows are measured in the model's own tokens (a character budget would overflo
 and maths, which tokenize densely) and cut on token boundaries, preferring a line break
 near the end of a window so a question is less often split from its answer. Consecutive
 windows overlap, so a pair that straddles a cut appears whole in one of them; pairs found
-twice are merged by the stage (lib.qa_parse.merge_pairs).
+twice are merged by the stage (lib.qa.parse.merge_pairs).
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from lib.llm.spec import EngineSpec
-from lib.llm.types import ChatRequest, Engine, Generation, Sampling
+from webinstruct.lib.llm.spec import EngineSpec
+from webinstruct.lib.llm.types import ChatRequest, Engine, Generation, Sampling
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 

@@ -1,4 +1,5 @@
-"""Prompt templates from prompts/: a system part, a user part with {{slots}}, a JSON schema.
+"""Prompt templates shipped in the package (prompts/, read with importlib.resources) or given
+as a path: a system part, a user part with {{slots}}, a JSON schema.
 
 A prompt's version is a hash of its template and schema text, stored with every output row,
 so a reworded prompt is a new version and its outputs never mix silently with the old.
@@ -12,9 +13,10 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+PACKAGE = "webinstruct.prompts"
 _SLOT = re.compile(r"\{\{(\w+)\}\}")
 
 
@@ -60,13 +62,26 @@ def parse_template(name: str, text: str, schema_text: str | None) -> Prompt:
     return Prompt(name, sections.get("system", ""), sections["user"], schema, digest)
 
 
+def packaged_prompts() -> list[str]:
+    """Names of the prompts shipped with the package."""
+    return sorted(p.name[:-4] for p in resources.files(PACKAGE).iterdir() if p.name.endswith(".txt"))
+
+
 def load_prompt(name_or_path: str) -> Prompt:
-    """`extract` finds prompts/extract.txt (+ extract.schema.json); a path loads that file."""
-    path = Path(name_or_path)
-    if path.suffix != ".txt":
-        path = PROMPTS_DIR / f"{name_or_path}.txt"
-    if not path.is_file():
-        raise PromptError(f"no prompt template {path}")
-    schema_path = path.with_suffix(".schema.json")
-    schema_text = schema_path.read_text() if schema_path.is_file() else None
-    return parse_template(path.stem, path.read_text(), schema_text)
+    """`extract` finds the packaged extract.txt (+ extract.schema.json); a path ending in .txt
+    loads that file and the .schema.json beside it."""
+    if name_or_path.endswith(".txt"):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise PromptError(f"no prompt template {path}")
+        schema_path = path.with_suffix(".schema.json")
+        schema_text = schema_path.read_text(encoding="utf-8") if schema_path.is_file() else None
+        return parse_template(path.stem, path.read_text(encoding="utf-8"), schema_text)
+    folder = resources.files(PACKAGE)
+    template = folder.joinpath(f"{name_or_path}.txt")
+    if "/" in name_or_path or not template.is_file():
+        raise PromptError(f"no prompt template {name_or_path!r}: packaged ones are {', '.join(packaged_prompts())}, "
+                          "or give a path to a .txt file")
+    schema = folder.joinpath(f"{name_or_path}.schema.json")
+    schema_text = schema.read_text(encoding="utf-8") if schema.is_file() else None
+    return parse_template(name_or_path, template.read_text(encoding="utf-8"), schema_text)

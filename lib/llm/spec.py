@@ -47,7 +47,7 @@ OFFLINE = "offline:"  # "offline:<name>": a model `webinstruct models prepare` w
 
 def _expand(path: str) -> str:
     if path.startswith(OFFLINE):
-        from lib.llm.offline import cache_dir
+        from webinstruct.lib.llm.offline import cache_dir
 
         return str(cache_dir() / path[len(OFFLINE):])
     return os.path.expandvars(os.path.expanduser(path)) if path.startswith(("~", "$")) else path

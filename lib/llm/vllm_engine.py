@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 
-from lib.llm.spec import EngineSpec
-from lib.llm.types import ChatRequest, Engine, Generation, Sampling
+from webinstruct.lib.llm.spec import EngineSpec
+from webinstruct.lib.llm.types import ChatRequest, Engine, Generation, Sampling
 
 
 def set_cpu_threads(n: int) -> None:

@@ -5,8 +5,8 @@ import io
 import json
 
 import pytest
+from webinstruct.jobs.cli import main
 
-from jobs.cli import main
 from tests.conftest import shared
 
 

@@ -1,16 +1,17 @@
 """The mapInArrow function, called the way Spark calls it (an iterator of Arrow batches)."""
 
 import pyarrow as pa
+from webinstruct.jobs.core.tables import INGEST_OUTPUT
+from webinstruct.lib.ingest.archive import IngestOptions
+from webinstruct.udfs.ingest import process_archives
 
-from lib.archive_ingest import IngestOptions
 from tests.conftest import shared
-from udfs.ingest import process_archives
 
 
 def test_streams_documents_in_small_batches_then_one_report_per_file():
     good = str(shared("warc", "real", "dolma_wget_sample-0000.warc.gz"))
     bad = str(shared("warc", "edge", "warcio", "example-trunc.warc"))
-    fn = process_archives([good, bad], IngestOptions(), batch_rows=5)
+    fn = process_archives([good, bad], IngestOptions(), INGEST_OUTPUT, batch_rows=5)
     batches = list(fn(iter([pa.record_batch({"id": [0, 1]})])))
     assert max(b.num_rows for b in batches) <= 6  # 5 documents + the file's report row
     rows = [r for b in batches for r in b.to_pylist()]

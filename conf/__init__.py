@@ -1,0 +1,1 @@
+"""Configs shipped as package data: local (the embedded default), databricks, emr."""

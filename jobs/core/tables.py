@@ -1,0 +1,309 @@
+"""Declared schemas of the tables the jobs write; writes are cast to these."""
+
+from pyspark.sql import types as T
+
+DOCUMENT_FIELDS = [
+    ("doc_id", T.StringType()),  # blake2b-128 of url + text hash: same page, same id
+    ("url", T.StringType()),
+    ("host", T.StringType()),
+    ("domain", T.StringType()),  # registered domain (public suffix list)
+    ("crawl", T.StringType()),  # e.g. CC-MAIN-2024-22, from warcinfo isPartOf or the path
+    ("warc_path", T.StringType()),
+    ("warc_offset", T.LongType()),  # compressed offset of the record's gzip member
+    ("warc_record_id", T.StringType()),
+    ("fetch_time", T.TimestampType()),
+    ("http_status", T.IntegerType()),
+    ("content_type", T.StringType()),
+    ("charset", T.StringType()),
+    ("charset_source", T.StringType()),  # bom | http | meta | detected | fallback
+    ("lang", T.StringType()),
+    ("lang_score", T.DoubleType()),
+    ("title", T.StringType()),
+    ("text", T.StringType()),
+    ("text_hash", T.StringType()),
+    ("html_bytes", T.LongType()),
+    ("text_chars", T.LongType()),
+    ("word_count", T.LongType()),
+]
+
+DOCUMENTS = T.StructType(
+    [T.StructField(n, t) for n, t in DOCUMENT_FIELDS]
+    + [T.StructField("run_id", T.StringType()), T.StructField("ingested_at", T.TimestampType())]
+)
+
+FILE_REPORT_FIELDS = [
+    ("path", T.StringType()),
+    ("status", T.StringType()),  # ok | partial | failed
+    ("error", T.StringType()),
+    ("format", T.StringType()),  # warc | arc
+    ("compression", T.StringType()),  # none | gzip | lz4 | zstd
+    ("crawl", T.StringType()),
+    ("records", T.LongType()),
+    ("responses", T.LongType()),
+    ("html", T.LongType()),  # HTTP 200 responses with an HTML payload
+    ("kept", T.LongType()),  # documents that passed every filter
+    ("drops", T.MapType(T.StringType(), T.LongType())),  # reason -> count
+    ("seconds", T.DoubleType()),
+]
+
+WARC_FILES = T.StructType(
+    [T.StructField(n, t) for n, t in FILE_REPORT_FIELDS]
+    + [
+        T.StructField("run_id", T.StringType()),
+        T.StructField("started_at", T.TimestampType()),
+        T.StructField("finished_at", T.TimestampType()),
+    ]
+)
+
+# What an ingest task streams out: document rows, then one report row per archive.
+INGEST_OUTPUT = T.StructType(
+    [T.StructField("kind", T.StringType())]  # "doc" or "file"
+    + [T.StructField(n, t) for n, t in DOCUMENT_FIELDS]
+    + [T.StructField("report", T.StructType([T.StructField(n, t) for n, t in FILE_REPORT_FIELDS]))]
+)
+
+# Dedup's intermediate frames (never stored): a sketched document, a verified pair.
+DEDUP_SKETCH = T.StructType(
+    [
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("fetch_time", T.TimestampType()),
+        T.StructField("score", T.DoubleType()),
+        T.StructField("exact_hash", T.StringType()),
+        T.StructField("shingles", T.LongType()),
+        T.StructField("band_keys", T.ArrayType(T.LongType())),
+        T.StructField("shingle_set", T.BinaryType()),  # only with verification; never stored
+    ]
+)
+
+DEDUP_PAIR = T.StructType(
+    [T.StructField("src", T.LongType()), T.StructField("dst", T.LongType()), T.StructField("jaccard", T.DoubleType())]
+)
+
+RUNS = T.StructType(
+    [
+        T.StructField("run_id", T.StringType()),
+        T.StructField("stage", T.StringType()),
+        T.StructField("status", T.StringType()),
+        T.StructField("started_at", T.TimestampType()),
+        T.StructField("finished_at", T.TimestampType()),
+        T.StructField("config_hash", T.StringType()),
+        T.StructField("args", T.StringType()),
+        T.StructField("counters", T.MapType(T.StringType(), T.LongType())),
+    ]
+)
+
+DEDUP = T.StructType(
+    [
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("exact_hash", T.StringType()),  # blake2b-128 of the normalised text
+        T.StructField("cluster_id", T.StringType()),  # doc_id of the cluster's keeper
+        T.StructField("cluster_size", T.LongType()),  # members when this row was written
+        T.StructField("is_keeper", T.BooleanType()),
+        T.StructField("reason", T.StringType()),  # unique (kept) | exact | near (dropped)
+        T.StructField("band_keys", T.ArrayType(T.LongType())),  # LSH keys: later batches match on them
+        T.StructField("shingles", T.LongType()),  # distinct word n-grams
+        T.StructField("lsh", T.StringType()),  # sketch parameters; band keys match only under equal ones
+        T.StructField("fetch_time", T.TimestampType()),  # keeper order, kept for later batches
+        T.StructField("score", T.DoubleType()),  # recall score used for the keeper order, if any
+        T.StructField("run_id", T.StringType()),
+        T.StructField("deduped_at", T.TimestampType()),
+    ]
+)
+
+_GENERATION_FIELDS = [
+    T.StructField("raw_output", T.StringType()),  # the reply exactly as the engine returned it
+    T.StructField("finish_reason", T.StringType()),  # stop | length | error
+    T.StructField("error", T.StringType()),  # engine or parse error
+    T.StructField("model", T.StringType()),
+    T.StructField("prompt_version", T.StringType()),  # hash of the prompt template + schema
+    # tokens of the generation this row came from (shared by the pairs of one reply)
+    T.StructField("prompt_tokens", T.LongType()),
+    T.StructField("completion_tokens", T.LongType()),
+    T.StructField("generation_id", T.StringType()),  # one per engine request: sum tokens per id
+    T.StructField("run_id", T.StringType()),
+]
+
+QA_EXTRACTED = T.StructType(
+    [
+        T.StructField("qa_id", T.StringType()),  # hash of doc, model, prompt version, normalised question
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("url", T.StringType()),
+        T.StructField("chunk", T.IntegerType()),  # which window of the page the reply read
+        T.StructField("chunks", T.IntegerType()),  # windows of the page that were read
+        T.StructField("chunks_skipped", T.IntegerType()),  # windows past extract.max_chunks, not read
+        # ok | rejected | none | merged (its pairs were found better in another window) |
+        # truncated | parse_error | engine_error
+        T.StructField("status", T.StringType()),
+        T.StructField("reject_reason", T.StringType()),  # why a parsed pair failed validation
+        T.StructField("orig_question", T.StringType()),
+        T.StructField("orig_answer", T.StringType()),
+    ]
+    + _GENERATION_FIELDS
+    + [T.StructField("extracted_at", T.TimestampType())]
+)
+
+QA_REFINED = T.StructType(
+    [
+        T.StructField("qa_id", T.StringType()),
+        T.StructField("refiner", T.StringType()),  # the refiner's model
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("status", T.StringType()),  # ok | rejected | truncated | parse_error | engine_error
+        T.StructField("reject_reason", T.StringType()),
+        T.StructField("question", T.StringType()),
+        T.StructField("answer", T.StringType()),
+        T.StructField("orig_question", T.StringType()),
+        T.StructField("orig_answer", T.StringType()),
+    ]
+    + _GENERATION_FIELDS
+    + [T.StructField("refined_at", T.TimestampType())]
+)
+
+MODELS = T.StructType(
+    [
+        T.StructField("model_id", T.StringType()),  # sha256 of the model file (first 16 hex)
+        T.StructField("kind", T.StringType()),  # recall
+        T.StructField("round", T.IntegerType()),
+        T.StructField("path", T.StringType()),  # the file in the lake (_models/<kind>/<sha256>.bin)
+        T.StructField("file_bytes", T.LongType()),
+        T.StructField("training_key", T.StringType()),  # hash of the training lines + params: same key, same model
+        T.StructField("train_positives", T.LongType()),
+        T.StructField("train_negatives", T.LongType()),
+        T.StructField("test_positives", T.LongType()),
+        T.StructField("test_negatives", T.LongType()),
+        T.StructField("params", T.StringType()),  # JSON: fastText hyperparameters and text preparation
+        T.StructField("sources", T.StringType()),  # JSON: where positives and negatives came from, with counts
+        T.StructField("metrics", T.MapType(T.StringType(), T.DoubleType())),  # held-out precision, recall, f1, auc, ...
+        T.StructField("run_id", T.StringType()),
+        T.StructField("created_at", T.TimestampType()),
+    ]
+)
+
+RECALL_SCORES = T.StructType(
+    [
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("round", T.IntegerType()),
+        T.StructField("score", T.DoubleType()),  # P(educational Q&A page) from the round's model
+        T.StructField("model_id", T.StringType()),
+        T.StructField("run_id", T.StringType()),
+        T.StructField("scored_at", T.TimestampType()),
+    ]
+)
+
+DOMAINS = T.StructType(
+    [
+        T.StructField("domain", T.StringType()),  # registered domain (public suffix list)
+        T.StructField("round", T.IntegerType()),
+        T.StructField("model_id", T.StringType()),  # the round's model the counts come from
+        T.StructField("documents", T.LongType()),  # scored documents of the domain
+        T.StructField("recalled", T.LongType()),  # of which score >= recall.threshold
+        T.StructField("recalled_fraction", T.DoubleType()),
+        T.StructField("mean_score", T.DoubleType()),
+        T.StructField("candidate", T.BooleanType()),  # meets min_docs and min_fraction: goes to the judge
+        T.StructField("min_docs", T.LongType()),  # the thresholds in force (min_docs scales with the corpus)
+        T.StructField("min_fraction", T.DoubleType()),
+        # the domain's latest verdict from domain_verdicts (any round): educational | not_educational
+        T.StructField("verdict", T.StringType()),
+        T.StructField("reason", T.StringType()),
+        T.StructField("judge_status", T.StringType()),  # ok | parse_error | truncated | engine_error
+        T.StructField("judge_model", T.StringType()),
+        T.StructField("prompt_version", T.StringType()),
+        T.StructField("run_id", T.StringType()),  # the run that last changed this row
+    ]
+)
+
+DOMAIN_VERDICTS = T.StructType(
+    [
+        T.StructField("domain", T.StringType()),
+        T.StructField("round", T.IntegerType()),  # the round whose candidates asked for it
+        T.StructField("status", T.StringType()),  # ok | parse_error | truncated | engine_error
+        T.StructField("educational", T.BooleanType()),
+        T.StructField("reason", T.StringType()),
+        T.StructField("samples", T.IntegerType()),  # pages shown to the judge
+    ]
+    + [f for f in _GENERATION_FIELDS]
+    + [T.StructField("judged_at", T.TimestampType())]
+)
+
+BENCHMARKS = T.StructType(
+    [
+        T.StructField("benchmark", T.StringType()),
+        T.StructField("split", T.StringType()),
+        T.StructField("item_id", T.StringType()),  # the dataset's id, else the record's position in its file
+        T.StructField("question", T.StringType()),  # multiple-choice options included, as a model sees them
+        T.StructField("answer", T.StringType()),
+        T.StructField("question_hash", T.StringType()),  # exact_hash of the normalised question (tier-3 shortcut)
+        T.StructField("source", T.StringType()),  # the folder or file it was loaded from
+        T.StructField("run_id", T.StringType()),
+        T.StructField("added_at", T.TimestampType()),
+    ]
+)
+
+CONTAMINATION = T.StructType(
+    [
+        T.StructField("level", T.StringType()),  # page (a document) | pair (a refined pair)
+        T.StructField("doc_id", T.StringType()),  # the page, or the page the pair came from
+        T.StructField("qa_id", T.StringType()),  # null at page level
+        T.StructField("refiner", T.StringType()),  # null at page level
+        T.StructField("tier", T.IntegerType()),  # 1 n-gram | 2 embedding | 3 judge
+        T.StructField("method", T.StringType()),  # ngram | embedding | exact | judge
+        T.StructField("field", T.StringType()),  # text | question | answer | orig_question | orig_answer
+        T.StructField("benchmark", T.StringType()),
+        T.StructField("item_id", T.StringType()),
+        T.StructField("score", T.DoubleType()),  # cosine similarity (tiers 2 and 3); null for n-grams
+        T.StructField("evidence", T.StringType()),  # the shared n-gram, or the start of the benchmark question
+        T.StructField("verdict", T.StringType()),  # contaminated | candidate | clean | unparsed
+        T.StructField("check_key", T.StringType()),  # benchmarks + settings of the check: a new key rechecks
+        T.StructField("run_id", T.StringType()),
+        T.StructField("checked_at", T.TimestampType()),
+    ]
+)
+
+DECONTAM_CHECKED = T.StructType(
+    [
+        T.StructField("level", T.StringType()),
+        T.StructField("unit_id", T.StringType()),  # doc_id (page) or qa_id|refiner (pair)
+        T.StructField("tier", T.IntegerType()),
+        T.StructField("check_key", T.StringType()),
+        T.StructField("hits", T.IntegerType()),  # contamination rows this check wrote
+        T.StructField("run_id", T.StringType()),
+        T.StructField("checked_at", T.TimestampType()),
+    ]
+)
+
+DECONTAM_JUDGEMENTS = T.StructType(
+    [
+        T.StructField("qa_id", T.StringType()),
+        T.StructField("refiner", T.StringType()),
+        T.StructField("benchmark", T.StringType()),
+        T.StructField("item_id", T.StringType()),
+        T.StructField("pair_hash", T.StringType()),  # the normalised texts judged: an edited pair or item is asked again
+        T.StructField("item_hash", T.StringType()),
+        T.StructField("order", T.StringType()),  # pair_first | benchmark_first
+        T.StructField("status", T.StringType()),  # ok | parse_error | truncated | engine_error
+        T.StructField("same", T.BooleanType()),
+    ]
+    + [f for f in _GENERATION_FIELDS]
+    + [T.StructField("judged_at", T.TimestampType())]
+)
+
+WEBINSTRUCT = T.StructType(
+    [
+        T.StructField("index", T.LongType()),  # stable across runs and exports (hash of qa_id and refiner)
+        T.StructField("orig_question", T.StringType()),
+        T.StructField("orig_answer", T.StringType()),
+        T.StructField("question", T.StringType()),
+        T.StructField("answer", T.StringType()),
+        T.StructField("source", T.StringType()),  # the page's registered domain
+        T.StructField("qa_id", T.StringType()),
+        T.StructField("refiner", T.StringType()),
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("url", T.StringType()),
+        T.StructField("crawl", T.StringType()),
+        T.StructField("warc_path", T.StringType()),
+        T.StructField("warc_offset", T.LongType()),
+        T.StructField("warc_record_id", T.StringType()),
+        T.StructField("extract_model", T.StringType()),
+        T.StructField("extract_prompt_version", T.StringType()),
+        T.StructField("refine_prompt_version", T.StringType()),
+    ]
+)

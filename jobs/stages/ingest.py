@@ -1,0 +1,149 @@
+"""Ingest: WARC/ARC archives -> `documents` and the `warc_files` manifest.
+
+One Spark task per archive. New input only: archives whose manifest status is `ok` are
+skipped; documents whose doc_id is already in the table are not written again, so a rerun
+after a crash, or of a partial file, adds nothing twice. Order of commits: documents,
+then the manifest, then the `runs` row; a run killed anywhere before the documents commit
+leaves every table as it was.
+
+    webinstruct ingest INPUT... [--sample N]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from pyspark import StorageLevel
+from pyspark.sql import functions as F
+from pyspark.sql.window import Window
+from webinstruct.jobs.core.config import Config
+from webinstruct.jobs.core.lake import Lake
+from webinstruct.jobs.core.runs import RunRecorder
+from webinstruct.jobs.core.tables import DOCUMENTS, INGEST_OUTPUT, WARC_FILES
+from webinstruct.lib.ingest.archive import DROP_REASONS, IngestOptions
+from webinstruct.lib.ingest.inputs import expand_inputs
+from webinstruct.lib.ingest.text_extract import ExtractOptions
+from webinstruct.udfs.ingest import process_archives
+
+
+def ingest_options(cfg: Config) -> IngestOptions:
+    c = cfg.ingest
+    return IngestOptions(
+        reader=c.reader,
+        extract=ExtractOptions(extractor=c.extractor, main_content=c.main_content, comments=c.keep_comments),
+        languages=tuple(c.languages),
+        lang_threshold=c.lang_threshold,
+        lid_model=c.lid_model,
+        min_words=c.min_words,
+        max_chars=c.max_chars,
+        max_record_bytes=c.max_record_bytes,
+        max_html_bytes=c.max_html_bytes,
+    )
+
+
+def pending_paths(lake: Lake, paths: list[str], retry_statuses: list[str]) -> tuple[list[str], int]:
+    """Paths not yet recorded, or recorded with a status we retry. Returns (todo, skipped)."""
+    if not paths or not lake.exists("warc_files"):
+        return paths, 0
+    done = {
+        r["path"]
+        for r in lake.read("warc_files")
+        .where(~F.col("status").isin(list(retry_statuses)))
+        .select("path")
+        .collect()
+    }
+    todo = [p for p in paths if p not in done]
+    return todo, len(paths) - len(todo)
+
+
+def run(spark, cfg: Config, lake: Lake, inputs: list[str], sample: int | None = None) -> dict:
+    recorder = RunRecorder(lake, "ingest", cfg, args={"inputs": inputs, "sample": sample})
+    c = cfg.ingest
+    paths = expand_inputs(inputs, c.exclude, sample, c.sample_seed, c.cc_base_url)
+    todo, skipped = pending_paths(lake, paths, c.retry_statuses)
+    counters: Counter = Counter(files_listed=len(paths), files_skipped=skipped, files_processed=len(todo))
+    if not todo:
+        recorder.finish("ok", counters)
+        return dict(counters)
+
+    started = dt.datetime.now(dt.timezone.utc)
+    fn = process_archives(todo, ingest_options(cfg), INGEST_OUTPUT, c.batch_rows)
+    out = (
+        spark.range(0, len(todo), 1, numPartitions=len(todo))
+        .mapInArrow(fn, INGEST_OUTPUT)
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    try:
+        docs = out.where(F.col("kind") == "doc").drop("kind", "report")
+        # One row per doc_id within the batch (the same page can sit in two archives),
+        # chosen by lineage so the pick is the same on every run.
+        first = Window.partitionBy("doc_id").orderBy("warc_path", "warc_offset")
+        docs = docs.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
+        if lake.exists("documents"):
+            docs = docs.join(lake.read("documents").select("doc_id"), "doc_id", "left_anti")
+        docs = docs.select(
+            *[F.col(f.name).cast(f.dataType) for f in DOCUMENTS.fields if f.name not in ("run_id", "ingested_at")],
+            F.lit(recorder.run_id).alias("run_id"),
+            F.lit(started).cast("timestamp").alias("ingested_at"),
+        )
+        commit = lake.append("documents", docs, txn=(f"webinstruct.ingest.{recorder.run_id}", 0))
+        reports = [r["report"].asDict() for r in out.where(F.col("kind") == "file").select("report").collect()]
+    finally:
+        out.unpersist()
+
+    finished = dt.datetime.now(dt.timezone.utc)
+    previous = _recorded_outcomes(lake, todo)
+    rows = [
+        {**r, "run_id": recorder.run_id, "started_at": started, "finished_at": finished}
+        for r in reports
+        if previous.get(r["path"]) != _outcome(r)  # a retry that ended the same way changes nothing
+    ]
+    if rows:
+        lake.upsert("warc_files", spark.createDataFrame(rows, WARC_FILES), keys=["path"])
+
+    for r in reports:
+        counters[f"files_{r['status']}"] += 1
+        for key in ("records", "responses", "html", "kept"):
+            counters[key] += r[key] or 0
+        for reason, n in (r["drops"] or {}).items():
+            counters[f"drop_{reason}"] += n
+    counters["documents_written"] = commit.rows
+    counters["documents_version"] = commit.version or 0
+    recorder.finish("ok", counters)
+    return dict(counters)
+
+
+_OUTCOME = ("status", "error", "records", "responses", "html", "kept", "drops")
+
+
+def _outcome(report: dict) -> tuple:
+    return tuple(sorted(v.items()) if isinstance(v, dict) else v for v in (report[k] for k in _OUTCOME))
+
+
+def _recorded_outcomes(lake: Lake, paths: list[str]) -> dict[str, tuple]:
+    if not lake.exists("warc_files"):
+        return {}
+    rows = lake.read("warc_files").where(F.col("path").isin(paths)).select("path", *_OUTCOME).collect()
+    return {r["path"]: _outcome(r.asDict()) for r in rows}
+
+
+def summary_rows(counters: dict, lake: Lake | None = None) -> list[tuple[str, object]]:
+    """The end-of-stage summary, in reading order."""
+    rows = [
+        ("archives listed", counters.get("files_listed", 0)),
+        ("skipped (already ok)", counters.get("files_skipped", 0)),
+        ("processed", counters.get("files_processed", 0)),
+        ("  ok", counters.get("files_ok", 0)),
+        ("  partial", counters.get("files_partial", 0)),
+        ("  failed", counters.get("files_failed", 0)),
+        ("WARC records", counters.get("records", 0)),
+        ("HTTP responses", counters.get("responses", 0)),
+        ("HTML 200 pages", counters.get("html", 0)),
+        ("documents kept", counters.get("kept", 0)),
+        ("documents written (new)", counters.get("documents_written", 0)),
+    ]
+    for reason in DROP_REASONS:
+        if counters.get(f"drop_{reason}"):
+            rows.append((f"dropped: {reason}", counters[f"drop_{reason}"]))
+    return rows

@@ -1,0 +1,98 @@
+"""Refine: one or more LLMs rewrite each extracted pair into a self-contained instruction
+with its reasoning steps -> `qa_refined` (one row per pair and refiner).
+
+Refiners are `refine.models` (default: `llm.model`). With `assign = "hash"` each pair goes
+to one refiner chosen by a hash of its qa_id (stable: adding data never reshuffles old
+pairs); with "all" every refiner rewrites every pair. Refiners run one after another, so
+an executor holds one model at a time. A rewrite that changes the original's final
+answer is rejected (`final_answer_changed`). Resumable like extract: commits every
+`refine.commit_pairs` pairs; a rerun does only the (pair, refiner, prompt version) rows
+that are missing.
+
+    webinstruct refine
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pyspark.sql import functions as F
+from webinstruct.jobs.core.config import Config
+from webinstruct.jobs.core.errors import LlmStageError
+from webinstruct.jobs.core.lake import Lake
+from webinstruct.jobs.core.llm_stage import check_model, check_task, engine_spec, generate_slices, sampling, status_counters
+from webinstruct.jobs.core.runs import RunRecorder
+from webinstruct.jobs.core.summary import llm_summary
+from webinstruct.jobs.core.tables import QA_REFINED
+from webinstruct.jobs.core.views import current_pairs, latest_attempt
+from webinstruct.lib.llm.prompts import PromptError, load_prompt
+from webinstruct.lib.qa.parse import Limits
+from webinstruct.lib.qa.tasks import RefineTask
+
+TABLE = "qa_refined"
+SOURCE = "qa_extracted"
+
+
+def refiners(cfg: Config) -> list[str]:
+    return list(cfg.refine.models) or [cfg.llm.model]
+
+
+def assigned(pairs, models: list[str], index: int, mode: str):
+    if mode == "all" or len(models) == 1:
+        return pairs
+    return pairs.where(F.pmod(F.xxhash64("qa_id"), F.lit(len(models))) == index)
+
+
+def run(spark, cfg: Config, lake: Lake) -> dict:
+    r = cfg.refine
+    try:
+        prompt = load_prompt(r.prompt)
+    except PromptError as exc:
+        raise LlmStageError(f"refine.prompt: {exc}") from None
+    if not lake.exists(SOURCE):
+        raise LlmStageError(f"no table {SOURCE!r} in lake {lake.root} (run extract first)")
+    models = refiners(cfg)
+    tokenizers = list(r.tokenizers) or [None] * len(models)
+    specs = [engine_spec(cfg, m, t) for m, t in zip(models, tokenizers)]
+    for spec in specs:
+        check_model(spec)
+    recorder = RunRecorder(lake, "refine", cfg, args={"models": models, "assign": r.assign, "prompt_version": prompt.version})
+    pairs = current_pairs(lake).where(F.col("status") == "ok").select("qa_id", "doc_id", "orig_question", "orig_answer")
+    pairs = pairs.dropDuplicates(["qa_id"])
+    limits = Limits(r.max_question_chars, r.max_answer_chars)
+    samp = sampling(r, cfg.llm.seed)
+    totals: Counter = Counter()
+    max_model_len, max_tokens, check = cfg.llm.max_model_len, r.max_tokens, r.check_final_answer
+    for i, spec in enumerate(specs):
+        todo = assigned(pairs, models, i, r.assign)
+        if lake.exists(TABLE):
+            done = lake.read(TABLE).where(F.col("prompt_version") == prompt.version)
+            if r.assign == "all" or len(models) == 1:
+                done = done.where(F.col("refiner") == spec.model)
+            # hash: a pair any refiner already rewrote is done, so editing refine.models
+            # never sends old pairs to a second model
+            if r.retry_errors:
+                latest = latest_attempt(done, ["qa_id", "refiner"])
+                done = latest.where(F.col("status") != "engine_error")
+            todo = todo.join(done.select("qa_id").distinct(), "qa_id", "left_anti")
+
+        def make_task(tokenizer, spec=spec):
+            return RefineTask(prompt, spec.model, tokenizer, max_model_len, max_tokens, limits, check)
+
+        check_task(spec, make_task)
+        counters = generate_slices(
+            spark, cfg, lake, stage=f"refine{i}", table=TABLE, todo=todo, per_commit=r.commit_pairs, spec=spec,
+            sampling=samp, make_task=make_task, out_schema=QA_REFINED, stamp="refined_at", run_id=recorder.run_id,
+            scratch_parts=("refine", recorder.run_id, str(i)),
+        )
+        totals.update(counters)
+    totals["pairs_in"] = totals.pop("records_in", 0)
+    totals["refiners"] = len(models)
+    totals.update(status_counters(lake, TABLE, recorder.run_id))
+    counters = dict(totals)
+    recorder.finish("ok", counters)
+    return counters
+
+
+def summary_rows(counters: dict, lake: Lake | None = None) -> list[tuple[str, object]]:
+    return [("refiners", counters.get("refiners", 0))] + llm_summary(counters, "pairs in (new, all refiners)", "pairs_in")

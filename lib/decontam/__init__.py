@@ -1,0 +1,1 @@
+"""Decontamination: benchmark loading, the n-gram index, embeddings, the same-problem judge task."""

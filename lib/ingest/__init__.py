@@ -1,0 +1,1 @@
+"""Reading archives: WARC/ARC records, HTTP payloads, charsets, main text, language."""

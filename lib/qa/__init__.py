@@ -1,0 +1,1 @@
+"""Question-answer pairs: the extract and refine tasks and the parsing of their replies."""

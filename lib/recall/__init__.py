@@ -1,0 +1,1 @@
+"""The recall classifier: text preparation, fastText training and scoring, seed specs, the domain judge task."""

@@ -1,0 +1,129 @@
+"""`webinstruct run` end to end, as `make demo` runs it: the project's sample archive through
+ingest, recall, dedup, page decontamination, extract, refine (the real offline model on
+vLLM CPU), pair decontamination, publish and export. Then a second batch of real pages
+(wceb2026 HTML in a WARC written here) that only adds, then a rerun that changes nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+from webinstruct.jobs import demo, pipeline
+from webinstruct.jobs.core.lake import open_lake
+from webinstruct.jobs.stages import export as export_stage
+from webinstruct.lib.demo.benchmark import ITEMS
+from webinstruct.lib.text_normalize import normalize
+
+from tests.conftest import real_pages, shared
+
+pytestmark = pytest.mark.llm
+TRAINS = "https://mathforum.example.org/t/2291/two-trains-meeting"
+SHOP, GARDEN = "https://shop.example.com/p/aurora-wireless-headphones", "https://garden.example.org/2026/balcony-herbs"
+KEYED = {"documents": ["doc_id"], "dedup": ["doc_id"], "recall_scores": ["doc_id", "model_id"], "qa_extracted": ["qa_id", "run_id"],
+         "qa_refined": ["qa_id", "refiner", "run_id"], "contamination": ["level", "doc_id", "qa_id", "refiner", "tier", "item_id", "field"],
+         "decontam_checked": ["level", "unit_id", "tier", "check_key"]}
+
+
+def _real_warc(path: Path) -> list[str]:
+    """Two real forum threads and a real product page, as a crawler would have stored them."""
+    forum = [p for p in real_pages("forum") if p["url"] and 700 <= len(p["main_content"]) <= 1300][:2]
+    product = [p for p in real_pages("product") if p["url"]][:1]
+    with open(path, "wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for p in forum + product:
+            body = gzip.decompress(shared("pages", "wceb2026", p["html"]).read_bytes())  # the page as fetched
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))],
+                                       protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(p["url"], "response", payload=io.BytesIO(body), http_headers=headers,
+                                                          warc_headers_dict={"WARC-Date": "2026-03-01T10:00:00Z"}))
+    return [p["url"] for p in forum + product]
+
+
+def _rows(lake, table):
+    cols = KEYED[table]
+    return {tuple(r[c] for c in cols) for r in lake.read(table).select(*cols).collect()}
+
+
+def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config, tmp_path, capsys, offline_model):
+    cfg = make_config()
+    lake = open_lake(spark, cfg)
+    work = tmp_path / "work"
+    assert demo.run(spark, cfg, lake, str(work)) == 0
+    out = capsys.readouterr().out
+    docs = {r["url"]: r for r in lake.read("documents").collect()}
+    by_id = {r["doc_id"]: u for u, r in docs.items()}
+    assert len(docs) == 9  # 7 pages kept by ingest + 2 later copies
+    assert "dropped: language" in out and "dropped: too_short" in out and "dropped: revisit" in out
+    # recall keeps the Q&A and tutorial pages, drops the shop and gardening pages
+    scores = {by_id[r["doc_id"]]: r["score"] for r in lake.read("recall_scores").collect()}
+    assert {u for u, s in scores.items() if s < 0.5} == {SHOP, GARDEN}
+    verdicts = lake.read("domain_verdicts").collect()
+    candidates = {r["domain"] for r in lake.read("domains").where("candidate").collect()}
+    assert {v["domain"] for v in verdicts} == candidates and all(v["status"] == "ok" for v in verdicts)
+    # dedup drops the mirror (exact) and the repost (near)
+    outcome = {by_id[r["doc_id"]]: r for r in lake.read("dedup").collect()}
+    assert set(outcome) == set(docs) - {SHOP, GARDEN}
+    assert outcome["https://mirror.algebra-help.example.net/q/1041"]["reason"] == "exact"
+    assert outcome["https://homework-answers.example.com/probability/two-sixes"]["reason"] == "near"
+    # page decontamination: the forum page quoting the demo benchmark's trains item is
+    # caught with its evidence, and extraction never reads it
+    (hit,) = lake.read("contamination").where("level = 'page'").collect()
+    assert by_id[hit["doc_id"]] == TRAINS and (hit["benchmark"], hit["item_id"]) == ("demo_bench", "trains-1")
+    assert hit["evidence"] in normalize(ITEMS[0][1])
+    lake.register_views()
+    clean = {r["doc_id"] for r in spark.table("documents_clean").collect()}
+    assert len(clean) == 4 and docs[TRAINS]["doc_id"] not in clean
+    extracted = lake.read("qa_extracted").collect()
+    assert {r["doc_id"] for r in extracted} == clean
+    # publish: every refined-ok pair that no tier flagged, with lineage to its WARC record
+    refined_ok = {(r["qa_id"], r["refiner"]) for r in lake.read("qa_refined").where("status = 'ok'").collect()}
+    flagged = {(r["qa_id"], r["refiner"]) for r in lake.read("contamination").where("level = 'pair' AND verdict IN ('contaminated', 'unparsed')").collect()}
+    published = {(r["qa_id"], r["refiner"]): r for r in lake.read("webinstruct").collect()}
+    assert set(published) == refined_ok - flagged
+    for r in published.values():
+        assert by_id[r["doc_id"]] == r["url"] and r["warc_path"].endswith("webinstruct-demo.warc.gz") and r["warc_offset"] >= 0
+    # export: WebInstructSub shards with messages, a dataset card, nothing else
+    export = work / "export"
+    assert sorted(p.name for p in export.iterdir()) == ["README.md", "card.json", "data"]
+    (shard,) = (export / "data").iterdir()
+    assert shard.name == "train-00000-of-00001.parquet"
+    table = pq.read_table(shard)
+    assert table.column_names == ["orig_question", "orig_answer", "question", "answer", "source", "index", "messages"]
+    assert table.num_rows == len(published)
+    assert sorted(table.column("index").to_pylist()) == sorted(r["index"] for r in published.values())
+    for m, q, a in zip(table.column("messages").to_pylist(), table.column("question").to_pylist(), table.column("answer").to_pylist()):
+        assert m == [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+    card = (export / "README.md").read_text()
+    facts = json.loads((export / "card.json").read_text())
+    assert f"num_examples: {len(published)}" in card and "| demo_bench | 8 | 1 |" in card
+    assert facts["funnel"]["pages passing decontamination"] == 4 and facts["funnel"]["clean pairs (webinstruct)"] == len(published)
+    assert "clean pairs (webinstruct)" in out and "kept of previous" in out
+    assert export_stage.run(spark, cfg, lake, str(export), "parquet", True)["skipped"]  # same table, same way: nothing written
+
+    # a second batch of real pages only adds
+    run_cfg = demo.with_demo_benchmark(demo.with_demo_seeds(cfg, work / "seeds"), work / "benchmark")
+    before = {t: _rows(lake, t) for t in KEYED if lake.exists(t)}
+    published_before = set(published)
+    urls = _real_warc(tmp_path / "batch2.warc.gz")
+    pipeline.run(spark, run_cfg, lake, [str(work / "webinstruct-demo.warc.gz"), str(tmp_path / "batch2.warc.gz")])
+    capsys.readouterr()
+    after = {t: _rows(lake, t) for t in KEYED if lake.exists(t)}
+    for table, rows in before.items():
+        assert rows <= after[table], table  # nothing of batch 1 changed or went away
+    new_docs = {r["url"] for r in lake.read("documents").collect()} - set(docs)
+    assert new_docs and new_docs <= set(urls)
+    assert len(after["recall_scores"]) == len(before["recall_scores"]) + len(new_docs)  # only the new pages scored
+    assert published_before <= {(r["qa_id"], r["refiner"]) for r in lake.read("webinstruct").collect()}
+
+    # a rerun without new input writes nothing anywhere
+    versions = {t: lake.version(t) for t in lake.tables() if t != "runs"}
+    funnel = pipeline.run(spark, run_cfg, lake, [str(tmp_path / "batch2.warc.gz")])
+    assert {t: lake.version(t) for t in lake.tables() if t != "runs"} == versions
+    assert dict(funnel)["documents (language, length)"] == len(docs) + len(new_docs)
