@@ -7,7 +7,7 @@ LAKE   ?= lake-demo
 DIST   ?= dist
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 
-.PHONY: demo test check dist bench install clean
+.PHONY: demo test test-cluster check dist bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,13 +43,20 @@ install: $(VENV)/.llm
 demo: $(VENV)/.llm
 	$(BIN)/webinstruct --lake $(LAKE) demo
 
-# The layers (import-linter) and top-of-module imports in jobs/ (ruff PLC0415), then the suite.
+# The layers (import-linter) and top-of-module imports (ruff PLC0415; only heavy optional
+# libraries such as vllm, torch and transformers may load inside a function), then the suite.
 check: $(VENV)/.dev
 	$(BIN)/lint-imports
-	$(BIN)/ruff check jobs
+	$(BIN)/ruff check jobs lib udfs
 
 test: check
 	$(BIN)/python -m pytest -q tests --ignore=tests/cluster
+
+# A real standalone cluster (master + two 1-core workers with a fake GPU each, separate
+# JVMs on 127.0.0.1) and a Spark Connect server, started and stopped by the tests
+# (tests/cluster/harness.py), every process ended by its own pid, also on failure.
+test-cluster: $(VENV)/.dev
+	$(BIN)/python -m pytest -q -s tests/cluster
 
 # What a cluster gets: the wheel, and the same files as a zip for spark-submit --py-files.
 # The zip is written with folder entries: zipimport finds the namespace package

@@ -91,6 +91,7 @@ def tier1_stage(data, all_items, cores: int) -> float:
 def tier2_raw(data, all_items, bench_items: int, model: str) -> tuple[float, float, float]:
     import numpy as np
     import torch
+
     from webinstruct.lib.decontam.embed_index import encode, top_k
 
     torch.set_num_threads(1)

@@ -48,9 +48,8 @@ SERP = DATA / "warc" / "real" / "webis_archive-query-log_serps_990.warc.gz"
 # Corpus
 # ---------------------------------------------------------------------------------------
 def base_texts() -> list[str]:
-    from webinstruct.lib.ingest.archive import ArchiveProcessor, FileReport, IngestOptions
-
     from tests.planted import load_pages
+    from webinstruct.lib.ingest.archive import ArchiveProcessor, FileReport, IngestOptions
 
     texts = [p["main_content"] for p in load_pages(DATA / "pages" / "wceb2026", min_words=50)]
     news = json.loads((DATA / "pages" / "scrapinghub_news" / "ground-truth.json").read_text())

@@ -22,7 +22,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from webinstruct.lib.ingest.charset import decode_html
+from webinstruct.lib.ingest.qa_text import qa_main_text
 from webinstruct.lib.ingest.text_extract import ExtractOptions, extract_text
+from webinstruct.lib.qa.markup import extract_qa_markup
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "pages"
 TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -33,7 +35,45 @@ CONFIGS = {
     "resiliparse full page": ExtractOptions("resiliparse", main_content=False),
     "trafilatura": ExtractOptions("trafilatura", comments=True),
     "trafilatura favor_recall": ExtractOptions("trafilatura", comments=True, favor_recall=True),
+    "qa-aware (resiliparse fallback)": "qa-aware",
 }
+FALLBACK = CONFIGS["resiliparse main_content"]
+
+
+def run_config(opts, html: str, url: str | None) -> str:
+    if opts == "qa-aware":
+        found = qa_main_text(html, url)
+        return found[1] if found is not None else extract_text(html, url, FALLBACK)[1]
+    return extract_text(html, url, opts)[1]
+
+
+def markup_coverage(pages: list[dict]) -> None:
+    """Share of answered schema.org Question nodes that became pairs, and what was found."""
+    page_types: Counter = Counter()
+    nodes: Counter = Counter()
+    errors: Counter = Counter()
+    answered = with_pairs = pairs = 0
+    for p in pages:
+        if p["set"] != "wceb2026":
+            continue
+        result = extract_qa_markup(p["text_html"], p["url"])
+        for key in {k.split(":", 1)[1] for k in result.counts if ":" in k}:
+            page_types[key] += 1
+        nodes.update(result.counts)
+        errors.update(result.errors)
+        pairs += len(result.pairs)
+        paired = {pair.question for pair in result.pairs}
+        for q in result.questions:
+            if q.answers:
+                answered += 1
+                with_pairs += q.text in paired
+    print("schema.org Q&A markup on wceb2026 (lib/qa/markup):")
+    print("  pages with markup: " + ", ".join(f"{k} {v}" for k, v in sorted(page_types.items())))
+    print("  nodes: " + ", ".join(f"{k} {v}" for k, v in sorted(nodes.items())))
+    print(f"  Question nodes with an answer {answered} (after dedup), without {errors['question_without_answer']}"
+          f" (excluded); pairs produced {pairs}")
+    print(f"  share of answered Questions giving pairs: {with_pairs / answered if answered else 0:.3f}")
+    print("  problems: " + (", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"))
 
 
 def tokens(text: str) -> Counter:
@@ -86,7 +126,7 @@ def main() -> None:
         times = []
         for p in pages:
             start = time.perf_counter()
-            _, text = extract_text(p["text_html"], p["url"], opts)
+            text = run_config(opts, p["text_html"], p["url"])
             times.append((time.perf_counter() - start) * 1000)
             score = prf(text, p["truth"])
             groups[p["set"]].append(score)
@@ -100,6 +140,7 @@ def main() -> None:
             mean = [statistics.fmean(s[i] for s in scores) for i in range(3)]
             print(f"{name:40} {group:18} {len(scores):5d} {mean[0]:6.3f} {mean[1]:6.3f} {mean[2]:6.3f} {ms:8.1f}")
         print()
+    markup_coverage(pages)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ def datatrove_pipeline() -> tuple[float, int]:
     from datatrove.pipeline.extractors import Trafilatura
     from datatrove.pipeline.filters import LanguageFilter
     from datatrove.pipeline.readers import WarcReader
+
     from webinstruct.lib.ingest.langid import bundled_model_path
 
     dt_lid.cached_asset_path_or_download = lambda *a, **k: bundled_model_path()

@@ -62,6 +62,7 @@ def load(cfg_args):
 def raw(args) -> dict:
     from vllm import LLM, SamplingParams
     from vllm.sampling_params import StructuredOutputsParams
+
     from webinstruct.jobs.core.llm_stage import engine_spec
     from webinstruct.lib.llm.prompts import load_prompt
     from webinstruct.lib.llm.tasks import batched
@@ -109,6 +110,7 @@ def raw(args) -> dict:
 
 def spark_side(args) -> dict:
     import pyspark.sql.functions as F
+
     from webinstruct.jobs.core.lake import open_lake
     from webinstruct.jobs.core.session import get_spark
     from webinstruct.jobs.core.tables import DOCUMENTS

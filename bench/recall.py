@@ -54,6 +54,7 @@ def main() -> int:
     args = parser.parse_args()
 
     import numpy as np
+
     from webinstruct.jobs.core.config import load_config
     from webinstruct.jobs.core.lake import open_lake
     from webinstruct.jobs.core.session import get_spark
@@ -115,6 +116,7 @@ def main() -> int:
 
         # udf: the same texts through the pandas UDF into a no-op sink
         from pyspark.sql import functions as F
+
         from webinstruct.udfs.recall import score_udf, ship_model
 
         udf = score_udf(ship_model(spark, model["path"]), model["path"], cfg.recall.max_words)

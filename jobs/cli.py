@@ -1,7 +1,7 @@
 """`webinstruct` command line: the parser and the dispatch, nothing else. Global options
 work before or after the subcommand:
 
-    webinstruct [--config FILE|NAME] [--lake DIR] [--set section.key=value ...] COMMAND ...
+    webinstruct [--config FILE|NAME] [--lake DIR] [--remote sc://HOST:PORT] [--set section.key=value ...] COMMAND ...
 
 Config errors are reported before Spark starts; every error a user can act on
 (`WebinstructError`) prints as `command: message` and exits 2.
@@ -14,7 +14,7 @@ import json
 import sys
 
 from webinstruct.jobs import demo, pipeline
-from webinstruct.jobs.core import benchmarks
+from webinstruct.jobs.core import benchmarks, gc
 from webinstruct.jobs.core.config import PACKAGED, load_config
 from webinstruct.jobs.core.errors import ConfigError, WebinstructError
 from webinstruct.jobs.core.lake import open_lake
@@ -31,6 +31,8 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--config", default=default,
                         help=f"TOML config file, or a packaged one: {', '.join(PACKAGED)} (default local)")
     parser.add_argument("--lake", default=default, help="lake root folder or URI (overrides lake.root)")
+    parser.add_argument("--remote", default=default, metavar="sc://HOST:PORT",
+                        help="run through a Spark Connect server (or set SPARK_REMOTE)")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=argparse.SUPPRESS if suppress else [],
         metavar="SECTION.KEY=VALUE", help="override one config key (repeatable)",
@@ -52,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", parents=[common], help=_about("ingest"))
     p.add_argument("inputs", nargs="+", help="files, folders, globs, s3://, https:// or a warc.paths.gz listing")
     p.add_argument("--sample", type=int, default=None, help="ingest a seeded random sample of N archives")
+    p.add_argument("--allow-absolute", action="store_true",
+                   help="accept absolute paths and URLs inside a warc.paths listing (one you trust)")
 
     p = sub.add_parser("recall", parents=[common], help=_about("recall"))
     rsub = p.add_subparsers(dest="step", required=True)
@@ -111,12 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="export folder (default export.out; none: no export)")
     p.add_argument("--format", choices=("parquet", "jsonl"), default=None)
     p.add_argument("--messages", action="store_true", default=None)
+    p.add_argument("--until", choices=[s.name for s in pipeline.STEPS], default=None, metavar="STEP",
+                   help="stop after this step (quote two-word steps: --until 'decontam pages')")
 
     p = sub.add_parser("models", parents=[common], help="offline models")
     msub = p.add_subparsers(dest="step", required=True)
     q = msub.add_parser("prepare", help="convert the packaged SmolLM2-135M-Instruct GGUF to a safetensors folder vLLM loads")
     q.add_argument("--out", default=None, help="target folder (default: the user cache, as the local config expects)")
     q.add_argument("--force", action="store_true", help="convert again even if the folder is ready")
+
+    p = sub.add_parser("gc", parents=[common], help="remove what runs left behind (uncommitted files, scratch) and vacuum the tables")
+    p.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
 
     sub.add_parser("tables", parents=[common], help="list the lake's tables with rows and versions")
 
@@ -136,6 +145,8 @@ def _stage(name: str, counters: dict, lake) -> int:
 
 
 def _ingest(spark, cfg, lake, args) -> int:
+    if args.allow_absolute:
+        cfg.ingest.allow_absolute = True
     return _stage("ingest", ingest.run(spark, cfg, lake, args.inputs, args.sample), lake)
 
 
@@ -181,7 +192,16 @@ def _export(spark, cfg, lake, args) -> int:
 
 
 def _run(spark, cfg, lake, args) -> int:
-    pipeline.run(spark, cfg, lake, args.inputs, sample=args.sample, out=args.out, fmt=args.format, messages=args.messages)
+    pipeline.run(spark, cfg, lake, args.inputs, sample=args.sample, out=args.out, fmt=args.format, messages=args.messages,
+                 until=args.until)
+    return 0
+
+
+def _gc(spark, cfg, lake, args) -> int:
+    report = gc.collect(lake, cfg, apply=not args.dry_run)
+    print_summary("gc" + (" (dry run)" if args.dry_run else ""), report.rows())
+    for item in report.items if args.dry_run else []:
+        print(f"  {item.kind:12s} {item.location}")
     return 0
 
 
@@ -201,6 +221,7 @@ COMMANDS = {
     "export": _export,
     "run": _run,
     "tables": lambda spark, cfg, lake, args: print(tables_text(lake)) or 0,
+    "gc": _gc,
     "sql": _sql,
     "demo": lambda spark, cfg, lake, args: demo.run(spark, cfg, lake, args.workdir),
 }
@@ -210,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     label = " ".join(x for x in (args.command, getattr(args, "step", None)) if x)
     try:
-        cfg = load_config(args.config, args.lake, args.overrides)
+        cfg = load_config(args.config, args.lake, args.overrides, args.remote)
         if args.command == "models":
             print(prepare(args.out, args.force))
             return 0

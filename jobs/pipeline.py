@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from webinstruct.jobs.core import gc
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.figures import funnel, funnel_table
 from webinstruct.jobs.core.llm_stage import ensure_offline_model
@@ -39,6 +40,7 @@ class Step:
     writes: tuple[str, ...]
     call: Callable  # (spark, cfg, lake, RunOptions) -> counters, or None when the step has nothing to do
     summary: Callable  # (counters, lake) -> rows
+    llm: Callable = lambda cfg: False  # whether the step asks the configured LLM engine (given the config)
 
 
 def _ingest(spark, cfg, lake, o: RunOptions):
@@ -52,22 +54,25 @@ def _export(spark, cfg, lake, o: RunOptions):
 
 STEPS: tuple[Step, ...] = (
     Step("ingest", "WARC/ARC archives -> documents (text, language, lineage) and the warc_files manifest",
-         ("archives",), ("documents", "warc_files"), _ingest, ingest.summary_rows),
+         ("archives",), ("documents", "warc_files", "qa_markup"), _ingest, ingest.summary_rows),
     Step("recall", "fastText classifier + LLM domain judge, two rounds -> recall scores, the recalled pages",
          ("documents",), ("models", "recall_scores", "domains", "domain_verdicts"),
-         lambda spark, cfg, lake, o: recall.run(spark, cfg, lake), recall.summary_rows),
+         lambda spark, cfg, lake, o: recall.run(spark, cfg, lake), recall.summary_rows, lambda cfg: cfg.recall.judge),
     Step("dedup", "exact + MinHash-LSH near duplicates of the recalled pages; one keeper per cluster",
          ("documents_recalled",), ("dedup",), lambda spark, cfg, lake, o: dedup.run(spark, cfg, lake), dedup.summary_rows),
     Step("decontam pages", "10-gram benchmark overlap on the kept pages, before any LLM reads them",
          ("documents_dedup", "benchmarks"), ("benchmarks", "contamination", "decontam_checked"),
          lambda spark, cfg, lake, o: decontam.pages(spark, cfg, lake), decontam.summary_rows),
-    Step("extract", "LLM: question-answer pairs from each clean page",
-         ("documents_clean",), ("qa_extracted",), lambda spark, cfg, lake, o: extract.run(spark, cfg, lake), extract.summary_rows),
+    Step("extract", "question-answer pairs from each clean page: its schema.org markup, else the LLM",
+         ("documents_clean", "qa_markup"), ("qa_extracted",), lambda spark, cfg, lake, o: extract.run(spark, cfg, lake), extract.summary_rows,
+         lambda cfg: True),
     Step("refine", "LLM: each pair rewritten with its reasoning steps",
-         ("qa_extracted",), ("qa_refined",), lambda spark, cfg, lake, o: refine.run(spark, cfg, lake), refine.summary_rows),
+         ("qa_extracted",), ("qa_refined",), lambda spark, cfg, lake, o: refine.run(spark, cfg, lake), refine.summary_rows,
+         lambda cfg: True),
     Step("decontam pairs", "10-gram, embedding and LLM-judge checks on refined pairs; publish the clean ones",
          ("qa_refined", "benchmarks"), ("contamination", "decontam_checked", "decontam_judgements", "webinstruct"),
-         lambda spark, cfg, lake, o: decontam.pairs(spark, cfg, lake), decontam.summary_rows),
+         lambda spark, cfg, lake, o: decontam.pairs(spark, cfg, lake), decontam.summary_rows,
+         lambda cfg: cfg.decontam.embed and cfg.decontam.judge),
     Step("export", "WebInstructSub shards and a dataset card",
          ("webinstruct",), ("export folder",), _export, export.summary_rows),
 )
@@ -88,13 +93,15 @@ def overview() -> str:
 
 
 def run(spark, cfg: Config, lake, inputs: list[str], *, sample: int | None = None, out: str | None = None,
-        fmt: str | None = None, messages: bool | None = None) -> list[tuple[str, int | None]]:
-    """Run the steps and print each summary; returns the funnel. Stage errors propagate
-    (the CLI prints them with the step's name)."""
+        fmt: str | None = None, messages: bool | None = None, until: str | None = None) -> list[tuple[str, int | None]]:
+    """Run the steps (through `until`, default all) and print each summary; returns the
+    funnel. Stage errors propagate (the CLI prints them with the step's name)."""
     lake.config = cfg
     options = RunOptions(tuple(inputs), sample, out, fmt, messages)
-    ensure_offline_model(cfg)
-    for s in STEPS:
+    steps = STEPS[: [s.name for s in STEPS].index(until) + 1] if until else STEPS
+    if any(s.llm(cfg) for s in steps):
+        ensure_offline_model(cfg)
+    for s in steps:
         counters = s.call(spark, cfg, lake, options)
         if counters is None:
             continue
@@ -103,4 +110,8 @@ def run(spark, cfg: Config, lake, inputs: list[str], *, sample: int | None = Non
             print_benchmarks(lake, cfg)
     print(f"\nfunnel (lake {lake.root})")
     print(funnel_table(lake))
+    leftovers = gc.collect(lake, cfg, apply=False).totals()
+    if leftovers:
+        n, size = sum(v[0] for v in leftovers.values()), sum(v[1] for v in leftovers.values())
+        print(f"\n{n} leftover file(s) or folder(s) of earlier runs ({size / 1e6:.1f} MB) can be reclaimed: webinstruct gc")
     return funnel(lake)

@@ -11,6 +11,9 @@ from typing import Iterator
 
 import pandas as pd
 
+from webinstruct.lib.decontam.embed_index import encode, top_k
+from webinstruct.lib.text_normalize import exact_hash, normalize
+
 HIT_COLUMNS = ["unit_id", "doc_id", "qa_id", "refiner", "field", "benchmark", "item_id", "score", "evidence"]
 
 
@@ -47,8 +50,6 @@ def embed_map(payload, model: str, device: str, threads: int, batch: int, k: int
     `min_score`, best first."""
 
     def run(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from webinstruct.lib.decontam.embed_index import encode, top_k
-
         matrix, names, ids, heads = _value(payload)
         for frame in frames:
             if frame.empty:
@@ -75,8 +76,6 @@ def embed_items_map(model: str, device: str, threads: int, batch: int):
     """Benchmark questions -> (row, vector as float32 bytes), to build the stored matrix."""
 
     def run(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from webinstruct.lib.decontam.embed_index import encode
-
         for frame in frames:
             if frame.empty:
                 continue
@@ -90,8 +89,6 @@ def question_hash_map():
     """question -> exact_hash(normalize(question)), for the tier-3 exact-match shortcut."""
 
     def run(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from webinstruct.lib.text_normalize import exact_hash, normalize
-
         for frame in frames:
             out = frame.copy()
             out["pair_hash"] = [exact_hash(normalize(q or "")) for q in frame["question"]]

@@ -7,22 +7,23 @@ from typing import Callable, Iterator
 
 import pyarrow as pa
 from pyspark.sql.pandas.types import to_arrow_schema
+
 from webinstruct.lib.dedup.minhash import LshParams, Sketcher, set_jaccard, text_set_bytes
 
 
 @functools.lru_cache(maxsize=4)
-def _sketcher(params: LshParams, keep_sets: bool) -> Sketcher:
+def _sketcher(params: LshParams, keep_sets: bool, memo_bytes: int) -> Sketcher:
     """One per Python worker: the memo of texts already sketched lives across tasks."""
-    return Sketcher(params, keep_sets=keep_sets)
+    return Sketcher(params, keep_sets=keep_sets, memo_bytes=memo_bytes)
 
 
-def sketch_documents(params: LshParams, keep_sets: bool, output_schema) -> Callable:
+def sketch_documents(params: LshParams, keep_sets: bool, output_schema, memo_bytes: int = 128 << 20) -> Callable:
     """(doc_id, fetch_time, score, text) batches -> batches of `output_schema`: doc_id,
     fetch_time, score, exact_hash, shingles, band_keys, shingle_set."""
     schema = to_arrow_schema(output_schema, timezone="UTC")
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        sketcher = _sketcher(params, keep_sets)
+        sketcher = _sketcher(params, keep_sets, memo_bytes)
         for batch in batches:
             if batch.num_rows == 0:
                 continue

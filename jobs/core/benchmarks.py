@@ -13,8 +13,10 @@ import datetime as dt
 import hashlib
 
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import BenchmarkRegistryError
+from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.runs import RunRecorder
 from webinstruct.jobs.core.tables import BENCHMARKS
 from webinstruct.lib.decontam.benchmark_spec import BenchmarkSource, BenchmarkSpecError, load_source, parse_benchmarks
@@ -48,6 +50,7 @@ def _signature(rows) -> set:
     return {(r["benchmark"], r["item_id"], r["split"], r["question_hash"], r["answer"]) for r in rows}
 
 
+@writes("benchmarks")
 def add(spark, cfg: Config, lake, sources: list[BenchmarkSource]) -> dict:
     """Register the sources' items; returns counters (benchmarks, items, written)."""
     rows = _rows(sources)

@@ -41,6 +41,12 @@ class SparkSection:
     driver_memory: str = "4g"  # local mode only: the driver is the executor
     shuffle_partitions: int = 8
     conf: dict = field(default_factory=dict)  # extra spark.* settings, passed through
+    # Spark Connect server (sc://host:port, as --remote or SPARK_REMOTE give it): a remote
+    # session, for Databricks serverless and shared clusters; "" = a classic session
+    remote: str = ""
+    # Connect only: send the webinstruct package to the server's Python workers
+    # (addArtifacts); false where the cluster has the wheel installed
+    ship_code: bool = True
 
 
 @dataclass
@@ -48,6 +54,15 @@ class LakeSection:
     root: str = "lake"  # folder or URI (s3://bucket/prefix, dbfs:/...) holding one folder per table
     engine: str = field(default="auto", metadata=choice("auto", "delta-spark", "delta-rs"))
     storage_options: dict = field(default_factory=dict)  # delta-rs object-store options (AWS_REGION, ...)
+    # One writer per stage (jobs/core/lease.py): a lease whose heartbeat is older than
+    # lease_ttl_s belongs to a dead run and is taken over; a second writer waits up to
+    # lease_wait_s for the first, then stops with the owner's name.
+    lease_ttl_s: float = 600.0
+    lease_wait_s: float = 0.0
+    # `webinstruct gc`: Delta files no version within vacuum_hours references, and
+    # scratch or uncommitted files older than gc_safety_hours, are removed.
+    vacuum_hours: float = 168.0
+    gc_safety_hours: float = 24.0
 
 
 @dataclass
@@ -63,13 +78,28 @@ class IngestSection:
     max_chars: int = 200_000
     max_record_bytes: int = 20 << 20  # larger WARC records are skipped and counted
     max_html_bytes: int = 5 << 20  # decoded payload cap (decompression bombs)
+    max_archive_bytes: int = 64 << 30  # decompressed bytes per gzip archive; a bomb ends `partial`
+    # Wall-clock budgets (0 switches one off): a record over record_s is dropped
+    # (record_timeout); an archive over archive_s stops there and is `partial`.
+    record_s: float = 30.0
+    archive_s: float = 3600.0
+    # A task whose earlier attempts all died in one archive (OOM, a crashing parser) reports
+    # it `failed` at this attempt number instead of failing the job; 0 never gives up.
+    lost_attempts_limit: int = 2
     retry_statuses: list = field(default_factory=lambda: ["partial", "failed"])  # rerun these; "ok" is never redone
     # Folder walks skip these names. Everything else gets a warc_files row, so a stray
     # non-archive is visible as `failed` instead of silently ignored.
     exclude: list = field(default_factory=lambda: [".*"])
     sample_seed: int = 42  # seed for --sample over a warc.paths listing
     cc_base_url: str = "https://data.commoncrawl.org/"  # prefix for relative warc.paths entries
+    # warc.paths listings name paths relative to cc_base_url; absolute paths and URLs in a
+    # listing are refused unless this is true (a listing you trust). Listings are read up
+    # to max_listing_bytes (decompressed too).
+    allow_absolute: bool = False
+    max_listing_bytes: int = 64 << 20
     batch_rows: int = 256  # documents per Arrow batch out of a task
+    markup: bool = True  # schema.org QAPage/FAQPage/Question pairs -> qa_markup
+    qa_text: bool = True  # Q&A and forum pages keep their posts only (question, answers)
 
 
 @dataclass
@@ -96,6 +126,10 @@ class DedupSection:
     # for single machines).
     checkpoint: str = field(default="parquet", metadata=choice("parquet", "local"))
     batch_rows: int = 512  # documents per Arrow batch in the signature step
+    # Bytes, not counts: a batch holds at most batch_bytes of text (rows sized for pages of
+    # ingest.max_chars), and each Python worker's memo of sketched texts at most memo_bytes.
+    batch_bytes: int = 64 << 20
+    memo_bytes: int = 128 << 20
 
 
 @dataclass
@@ -148,6 +182,9 @@ class ExtractSection:
     max_answer_chars: int = 12000
     commit_docs: int = 512  # documents per commit: a crash loses at most this much work
     retry_errors: bool = True  # rerun documents whose last attempt was an engine_error
+    # Pages whose schema.org markup states their pairs (qa_markup): prefer = those pairs
+    # only, no LLM request; both = those pairs and the LLM's; ignore = the LLM only.
+    markup: str = field(default="prefer", metadata=choice("prefer", "both", "ignore"))
 
 
 @dataclass
@@ -361,13 +398,16 @@ def _read_config(path: str | None) -> tuple[str, dict]:
         raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
 
 
-def load_config(path: str | None = None, lake: str | None = None, overrides: list[str] | None = None) -> Config:
+def load_config(path: str | None = None, lake: str | None = None, overrides: list[str] | None = None,
+                remote: str | None = None) -> Config:
     """`path`: a TOML file, or local | databricks | emr for a packaged one; none = local."""
     cfg = Config()
     origin, data = _read_config(path)
     _apply(cfg, data, origin)
     if lake:
         cfg.lake.root = lake
+    if remote:
+        cfg.spark.remote = remote
     for item in overrides or []:
         section, key, value = parse_override(item)
         _apply(cfg, {section: {key: value}}, f"--set {item}")
@@ -375,8 +415,29 @@ def load_config(path: str | None = None, lake: str | None = None, overrides: lis
     return cfg
 
 
+def _at_least(section: str, obj, bounds: dict) -> None:
+    """Lower bounds: every size, count and time a config sets (a negative size is no size)."""
+    for key, low in bounds.items():
+        value = getattr(obj, key)
+        if value < low or value != value:  # NaN compares false
+            raise ConfigError(f"{section}.{key} must be at least {low}; got {value!r}")
+
+
 def _check_cross_fields(cfg: Config) -> None:
     """Checks on values a type alone cannot express."""
+    _at_least("ingest", cfg.ingest, {"max_record_bytes": 1024, "max_html_bytes": 1024, "max_chars": 1, "min_words": 0,
+                                     "batch_rows": 1, "lang_threshold": 0.0, "max_listing_bytes": 1024,
+                                     "max_archive_bytes": 1 << 20, "record_s": 0.0, "archive_s": 0.0,
+                                     "lost_attempts_limit": 0})
+    _at_least("lake", cfg.lake, {"lease_ttl_s": 10.0, "lease_wait_s": 0.0, "vacuum_hours": 0.0, "gc_safety_hours": 0.0})
+    _at_least("spark", cfg.spark, {"shuffle_partitions": 1})
+    _at_least("llm", cfg.llm, {"backoff_s": 0.0})
+    if cfg.llm.backoff_s > 300:
+        raise ConfigError(f"llm.backoff_s must be at most 300 (a retry waits at most 300 s); got {cfg.llm.backoff_s}")
+    if cfg.ingest.lang_threshold > 1:
+        raise ConfigError(f"ingest.lang_threshold must be at most 1; got {cfg.ingest.lang_threshold}")
+    for name in ("extract", "refine"):
+        _at_least(name, getattr(cfg, name), {"max_question_chars": 1, "max_answer_chars": 1})
     allowed = ("partial", "failed")
     bad = [s for s in cfg.ingest.retry_statuses if s not in allowed]
     if bad:
@@ -389,12 +450,15 @@ def _check_cross_fields(cfg: Config) -> None:
     for key in ("ngram", "num_perm", "bucket_cap", "max_iterations", "batch_rows"):
         if getattr(d, key) < 1:
             raise ConfigError(f"dedup.{key} must be at least 1; got {getattr(d, key)}")
+    _at_least("dedup", d, {"batch_bytes": 1 << 20, "memo_bytes": 0})
     if (d.bands == 0) != (d.rows == 0):
         raise ConfigError("dedup.bands and dedup.rows are set together (both 0 derives them from dedup.threshold)")
     if d.bands * d.rows > d.num_perm or d.bands < 0 or d.rows < 0:
         raise ConfigError(f"dedup.bands x dedup.rows must be positive and at most dedup.num_perm ({d.num_perm}); got {d.bands} x {d.rows}")
     if d.fp_weight < 0 or d.fn_weight < 0 or d.fp_weight + d.fn_weight == 0:
         raise ConfigError("dedup.fp_weight and dedup.fn_weight must be non-negative and not both 0")
+    if cfg.spark.remote and not cfg.spark.remote.startswith("sc://"):
+        raise ConfigError(f"spark.remote must be a Spark Connect URL, sc://host:port; got {cfg.spark.remote!r}")
     _check_llm(cfg)
     _check_recall(cfg)
     _check_decontam(cfg)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core import benchmarks as registry
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import DecontamError

@@ -16,6 +16,10 @@ class MissingInput(WebinstructError, LookupError):
     """A stage's input table or view cannot be built yet; the message says what to run."""
 
 
+class IngestError(WebinstructError):
+    """Ingest cannot start (a refused or oversized listing, say)."""
+
+
 class LlmStageError(WebinstructError):
     """An LLM stage cannot start (model, prompt, context size, key)."""
 

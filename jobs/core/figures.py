@@ -5,6 +5,7 @@ Every figure is read from the tables, so it describes the lake, not one run."""
 from __future__ import annotations
 
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.errors import MissingInput
 from webinstruct.jobs.core.views import DERIVED, current_pairs, read_source, refined_pairs
 from webinstruct.lib.text_table import render
@@ -34,6 +35,8 @@ def funnel(lake) -> list[tuple[str, int | None]]:
         ok = current_pairs(lake).where(F.col("status") == "ok")
         rows.append(("pages with pairs", ok.select("doc_id").distinct().count()))
         rows.append(("pairs extracted", ok.select("qa_id").distinct().count()))
+        if "method" in ok.columns:
+            rows.append((MARKUP_ROW, ok.where(F.col("method") == "markup").select("qa_id").distinct().count()))
     else:
         rows += [("pages with pairs", None), ("pairs extracted", None)]
     if lake.exists("qa_refined"):
@@ -44,7 +47,8 @@ def funnel(lake) -> list[tuple[str, int | None]]:
     return rows
 
 
-_UNITS = {"archives": "files", "WARC records": "records", "pairs extracted": "pairs", "pairs refined": "pairs",
+MARKUP_ROW = "  of which stated in page markup"  # a part of the row above, not a step after it
+_UNITS = {"archives": "files", "WARC records": "records", "pairs extracted": "pairs", MARKUP_ROW: "pairs", "pairs refined": "pairs",
           "clean pairs (webinstruct)": "pairs"}
 
 
@@ -56,7 +60,7 @@ def funnel_table(lake) -> str:
         before, before_unit = previous
         share = f"{100.0 * n / before:.1f}%" if n is not None and before and unit == before_unit else ""
         out.append([stage, "-" if n is None else n, share])
-        if n is not None:
+        if n is not None and stage != MARKUP_ROW:
             previous = (n, unit)
     return render(["funnel", "count", "kept of previous"], out)
 

@@ -23,9 +23,12 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, Schema, write_deltalake
+from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, CommitProperties, Transaction, create_table_with_add_actions
 from pyarrow import fs as pafs
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+from webinstruct.jobs.core import storage
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.views import register_derived
 
@@ -95,7 +98,12 @@ class Lake(abc.ABC):
 
     @abc.abstractmethod
     def upsert(self, table: str, df, keys: list[str]) -> CommitResult:
-        """Insert or replace rows by `keys` in one commit."""
+        """Insert or replace rows by `keys` in one commit (small sources: manifests, runs)."""
+
+    def merge(self, table: str, df, keys: list[str]) -> CommitResult:
+        """Insert or replace rows by `keys` in one commit, computed by the executors: for
+        sources too large to collect to the driver."""
+        return self.upsert(table, df, keys)
 
     @abc.abstractmethod
     def fetch_file(self, rel: str, local: str) -> bool:
@@ -138,13 +146,8 @@ class Lake(abc.ABC):
 class DeltaRsLake(Lake):
     engine = "delta-rs"
 
-    def _local(self) -> bool:
-        return "://" not in self.root or self.root.startswith("file://")
-
     def _fs(self):
-        if self._local():
-            return pafs.LocalFileSystem(), self.root.removeprefix("file://")
-        return pafs.FileSystem.from_uri(self.root)
+        return storage.filesystem(self.root)
 
     def _table(self, table: str):
         path = self.path(table)
@@ -183,8 +186,9 @@ class DeltaRsLake(Lake):
         filesystem.create_dir(target.rsplit("/", 1)[0], recursive=True)
         if filesystem.get_file_info(target).type.name == "File":  # content-addressed: already there
             return f"{self.root}/{rel}"
-        pafs.copy_files(local, target + ".tmp", destination_filesystem=filesystem)
-        filesystem.move(target + ".tmp", target)
+        tmp = f"{target}.{uuid.uuid4().hex}.tmp"  # unique: two writers never share a temporary
+        pafs.copy_files(local, tmp, destination_filesystem=filesystem)
+        filesystem.move(tmp, target)
         return f"{self.root}/{rel}"
 
     def append(self, table: str, df, txn: tuple[str, int] | None = None) -> CommitResult:
@@ -192,7 +196,7 @@ class DeltaRsLake(Lake):
         if txn and dt is not None and _landed(dt, txn):
             return CommitResult(table, dt.version(), skipped=True)
         batch_dir = f"data/{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}"
-        df.write.mode("errorifexists").parquet(f"{self.path(table)}/{batch_dir}")
+        df.write.mode("error").parquet(f"{self.path(table)}/{batch_dir}")
         actions, rows = self._add_actions(table, batch_dir)
         if not actions and dt is not None:
             return CommitResult(table, dt.version())  # nothing new: no empty commit
@@ -211,7 +215,7 @@ class DeltaRsLake(Lake):
     def replace(self, table: str, df) -> CommitResult:
         dt = self._table(table)
         batch_dir = f"data/{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}"
-        df.write.mode("errorifexists").parquet(f"{self.path(table)}/{batch_dir}")
+        df.write.mode("error").parquet(f"{self.path(table)}/{batch_dir}")
         actions, rows = self._add_actions(table, batch_dir)
         schema = to_arrow_schema(df.schema, timezone="UTC")
         if dt is None:
@@ -279,20 +283,36 @@ class DeltaRsLake(Lake):
 
     def upsert(self, table: str, df, keys: list[str]) -> CommitResult:
         """Merge on `keys`. The source is collected to the driver: meant for small manifest
-        tables (warc_files, runs), not for documents."""
+        tables (warc_files, runs), not for documents. A merge that loses a race with
+        another writer's commit is tried again on the new version."""
         data = _to_arrow(df)
-        dt = self._table(table)
-        if dt is None:
-            write_deltalake(self.path(table), data, mode="append", storage_options=self.storage_options or None)
-        else:
-            predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-            (
-                dt.merge(data, predicate=predicate, source_alias="s", target_alias="t")
-                .when_matched_update_all()
-                .when_not_matched_insert_all()
-                .execute()
-            )
+        for attempt in range(5):
+            dt = self._table(table)
+            try:
+                if dt is None:
+                    write_deltalake(self.path(table), data, mode="append", storage_options=self.storage_options or None)
+                else:
+                    predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+                    (
+                        dt.merge(data, predicate=predicate, source_alias="s", target_alias="t")
+                        .when_matched_update_all()
+                        .when_not_matched_insert_all()
+                        .execute()
+                    )
+                break
+            except CommitFailedError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * 2**attempt)
         return CommitResult(table, self.version(table), rows=data.num_rows)
+
+    def merge(self, table: str, df, keys: list[str]) -> CommitResult:
+        """The table's other rows plus `df`, written by the executors, committed as one
+        overwrite: nothing is collected to the driver."""
+        if not self.exists(table):
+            return self.append(table, df)
+        kept = self.read(table).join(df.select(*keys).distinct(), keys, "left_anti")
+        return self.replace(table, kept.unionByName(df.select(*kept.columns)))
 
     def remove_tree(self, path: str) -> None:
         filesystem, base = self._fs()
@@ -335,24 +355,21 @@ def _to_arrow(df):
 
 class NativeDeltaLake(Lake):
     """Delta through the session itself (Databricks, EMR with Delta enabled), in SQL only
-    (`DESCRIBE HISTORY`, `MERGE INTO`), so the delta-spark Python package is not needed.
+    (`DESCRIBE HISTORY`, `MERGE INTO`): no delta-spark Python package and no JVM gateway,
+    so Spark Connect sessions use it too. Files beside the tables (models, scratch) go
+    through jobs/core/storage.py.
 
     Not exercised by the local test suite: Delta jars cannot be fetched here (no Maven),
     so this path is covered only by running on a cluster.
     """
-    engine = "delta-spark"
 
-    def _jvm_fs(self, path: str):
-        jvm = self.spark._jvm
-        jpath = jvm.org.apache.hadoop.fs.Path(path)
-        return jpath.getFileSystem(self.spark._jsc.hadoopConfiguration()), jpath
+    engine = "delta-spark"
 
     def _ref(self, path: str) -> str:
         return "delta.`" + path.replace("`", "``") + "`"
 
     def exists(self, table: str) -> bool:
-        fs, jpath = self._jvm_fs(f"{self.path(table)}/_delta_log")
-        return bool(fs.exists(jpath))
+        return storage.exists(f"{self.path(table)}/_delta_log")
 
     def version(self, table: str) -> int | None:
         if not self.exists(table):
@@ -367,11 +384,12 @@ class NativeDeltaLake(Lake):
 
     def put_file(self, local: str, rel: str) -> str:
         target = f"{self.root}/{rel}"
-        fs, jpath = self._jvm_fs(target)
-        if not fs.exists(jpath):
-            tmp = self.spark._jvm.org.apache.hadoop.fs.Path(f"{target}.{uuid.uuid4().hex}.tmp")
-            fs.copyFromLocalFile(False, True, self.spark._jvm.org.apache.hadoop.fs.Path(local), tmp)
-            fs.rename(tmp, jpath)
+        filesystem, path = storage.filesystem(target)
+        if storage.kind(filesystem, path) != pafs.FileType.File:  # content-addressed: written once
+            filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+            tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+            pafs.copy_files(local, tmp, destination_filesystem=filesystem)
+            filesystem.move(tmp, path)
         return target
 
     def append(self, table: str, df, txn: tuple[str, int] | None = None) -> CommitResult:
@@ -384,10 +402,10 @@ class NativeDeltaLake(Lake):
         return CommitResult(table, after, skipped=before is not None and before == after)
 
     def fetch_file(self, rel: str, local: str) -> bool:
-        fs, jpath = self._jvm_fs(f"{self.root}/{rel}")
-        if not fs.exists(jpath):
+        filesystem, path = storage.filesystem(f"{self.root}/{rel}")
+        if storage.kind(filesystem, path) != pafs.FileType.File:
             return False
-        fs.copyToLocalFile(False, jpath, self.spark._jvm.org.apache.hadoop.fs.Path(local), True)
+        pafs.copy_files(path, local, source_filesystem=filesystem, destination_filesystem=pafs.LocalFileSystem())
         return True
 
     def replace(self, table: str, df) -> CommitResult:
@@ -409,16 +427,8 @@ class NativeDeltaLake(Lake):
         return CommitResult(table, self.version(table))
 
     def remove_tree(self, path: str) -> None:
-        fs, jpath = self._jvm_fs(path)
-        if fs.exists(jpath):
-            fs.delete(jpath, True)
+        storage.remove(path)
 
     def tables(self) -> list[str]:
-        fs, root = self._jvm_fs(self.root)
-        if not fs.exists(root):
-            return []
-        names = []
-        for status in fs.listStatus(root):
-            if status.isDirectory() and fs.exists(self.spark._jvm.org.apache.hadoop.fs.Path(status.getPath(), "_delta_log")):
-                names.append(status.getPath().getName())
-        return sorted(names)
+        return sorted(e.base_name for e in storage.listing(self.root)
+                      if e.type == pafs.FileType.Directory and storage.exists(f"{self.root}/{e.base_name}/_delta_log"))

@@ -21,8 +21,10 @@ from pyspark.errors import AnalysisException
 from pyspark.resource import ResourceProfileBuilder, TaskResourceRequests
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import LlmStageError
+from webinstruct.jobs.core.session import is_connect, parallelism
 from webinstruct.lib.llm.offline import default_model_dir, is_prepared, prepare
 from webinstruct.lib.llm.spec import OFFLINE, EngineSpec
 from webinstruct.lib.llm.tokenizer import load_tokenizer
@@ -73,6 +75,23 @@ def check_model(spec: EngineSpec) -> None:
         )
 
 
+def check_session(spark, cfg: Config) -> None:
+    """What a Spark Connect session cannot run, said before any work starts."""
+    if is_connect(spark) and cfg.llm.engine == "vllm" and cfg.llm.gpu:
+        raise LlmStageError(
+            "llm.gpu = true runs in-process vLLM under a Spark ResourceProfile (stage-level scheduling), which "
+            "Spark Connect sessions (Databricks serverless and shared clusters) do not offer; use "
+            'llm.engine = "openai" with a served model (llm.base_url, llm.tokenizer), or run the LLM stages '
+            "from a classic session (spark-submit, a job cluster)"
+        )
+
+
+def preflight(spark, cfg: Config, spec: EngineSpec) -> None:
+    """Everything an LLM stage checks before it reads or writes anything."""
+    check_session(spark, cfg)
+    check_model(spec)
+
+
 def resource_profile(cfg: Config):
     """One task = one engine on `gpus_per_task` GPUs (stage-level scheduling), or None for
     the cluster's default profile. Needs a cluster manager with dynamic allocation (YARN,
@@ -92,7 +111,7 @@ def map_options(cfg: Config) -> dict:
 def partitions(spark, cfg: Config) -> int:
     if cfg.llm.partitions:
         return cfg.llm.partitions
-    return max(1, spark.sparkContext.defaultParallelism // (cfg.llm.cpus_per_task if cfg.llm.gpu else 1))
+    return max(1, parallelism(spark) // (cfg.llm.cpus_per_task if cfg.llm.gpu else 1))
 
 
 def run_slices(spark, cfg: Config, lake, *, stage: str, table: str, todo, per_commit: int, map_fn,

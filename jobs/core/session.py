@@ -1,18 +1,51 @@
-"""The Spark session: reuse the cluster's when there is one, else a local one set up for us."""
+"""The Spark session: the cluster's when there is one (spark-submit, Databricks), a Spark
+Connect session with `--remote` / SPARK_REMOTE, else a local one set up for us.
+
+Spark Connect sessions (Databricks serverless and shared clusters) have no SparkContext
+and no JVM gateway. What the stages need from either kind goes through the helpers here
+(parallelism, broadcast, shipping a file or the package), so no stage asks which it has.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import logging
 import os
 import sys
+import tempfile
+import zipfile
+import zipimport
+from pathlib import Path
 
 from pyspark.sql import SparkSession
+
 from webinstruct.jobs.core.config import Config
+
+log = logging.getLogger("webinstruct.session")
+PACKAGE_PARTS = ("jobs", "lib", "udfs", "prompts", "conf")
+SHIPPED_SUFFIXES = (".py", ".txt", ".json", ".toml", ".html", ".md")
+
+
+def remote_url(cfg: Config) -> str:
+    return cfg.spark.remote or os.environ.get("SPARK_REMOTE", "")
+
+
+def is_connect(spark) -> bool:
+    """Whether `spark` is a Spark Connect session (no SparkContext, no JVM)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 def get_spark(cfg: Config):
+    remote = remote_url(cfg)
     active = SparkSession.getActiveSession()
-    if active is not None:
+    if active is not None and (not remote or is_connect(active)):
         return active
+    if remote:
+        spark = _runtime_conf(SparkSession.builder.remote(remote).appName(cfg.spark.app_name), cfg).getOrCreate()
+        if cfg.spark.ship_code:
+            ship_package(spark)
+        return spark
     # Executors must run the same interpreter (and venv) as the driver.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -27,6 +60,13 @@ def get_spark(cfg: Config):
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.warehouse.dir", os.path.join(os.getcwd(), "spark-warehouse"))
         )
+    spark = _runtime_conf(builder, cfg).getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _runtime_conf(builder, cfg: Config):
+    """Settings a Connect session may change too (SQL runtime confs)."""
     builder = (
         builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
@@ -35,6 +75,87 @@ def get_spark(cfg: Config):
     )
     for key, value in cfg.spark.conf.items():
         builder = builder.config(key, str(value))
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+    return builder
+
+
+def parallelism(spark) -> int:
+    """Task slots to spread work over: the cluster's default parallelism, or on Spark
+    Connect (which does not tell) spark.default.parallelism, else the shuffle partitions."""
+    if not is_connect(spark):
+        return max(1, spark.sparkContext.defaultParallelism)
+    for key in ("spark.default.parallelism", "spark.sql.shuffle.partitions"):
+        value = spark.conf.get(key, None)
+        if value and str(value).isdigit():
+            return max(1, int(value))
+    return 1
+
+
+def broadcast(spark, value):
+    """A broadcast variable on a classic session; on Connect the UDF's closure carries it."""
+    return value if is_connect(spark) else spark.sparkContext.broadcast(value)
+
+
+def ship_file(spark, uri: str, fetch) -> str:
+    """Make a file (a model in the lake) available to every executor through SparkFiles;
+    returns the name to look it up by. Classic: SparkContext.addFile reads `uri` itself.
+    Connect: `fetch(local_path)` copies it here and addArtifacts uploads it."""
+    name = uri.rstrip("/").rsplit("/", 1)[-1]
+    if is_connect(spark):
+        local = Path(tempfile.mkdtemp(prefix="webinstruct-ship-")) / name
+        if fetch(str(local)):
+            _add_artifact(spark, str(local), file=True)
+        return name
+    try:
+        spark.sparkContext.addFile(uri)
+    except Exception as exc:  # noqa: BLE001 - py4j wraps the JVM's error
+        if "has been added already" not in str(exc):  # content-addressed name: same file
+            raise
+    return name
+
+
+def _add_artifact(spark, path: str, **kind) -> None:
+    try:
+        spark.addArtifacts(path, **kind)
+    except Exception as exc:  # noqa: BLE001 - the gRPC error of a name this session already has
+        if "already exists" not in str(exc):
+            raise
+
+
+def package_zip(folder: Path) -> Path:
+    """The webinstruct package this process runs, as a zip for --py-files or addArtifacts:
+    from a wheel or an editable install alike, with folder entries (zipimport finds the
+    namespace package `webinstruct` only through them). Running from such a zip already:
+    that zip."""
+    roots = {}
+    for part in PACKAGE_PARTS:
+        module = importlib.import_module(f"webinstruct.{part}")
+        loader = module.__spec__.loader
+        if isinstance(loader, zipimport.zipimporter):
+            return Path(loader.archive)
+        roots[part] = Path(next(iter(module.__path__)))
+    files = sorted((part, path) for part, root in roots.items() for path in root.rglob("*")
+                   if path.is_file() and path.suffix in SHIPPED_SUFFIXES and "__pycache__" not in path.parts)
+    digest = hashlib.sha256()
+    for part, path in files:
+        digest.update(f"{part}/{path.relative_to(roots[part])}".encode() + b"\0" + path.read_bytes())
+    target = folder / f"webinstruct-{digest.hexdigest()[:12]}.zip"
+    if target.exists():
+        return target
+    folders = {"webinstruct/"}
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
+        for part, path in files:
+            rel = f"webinstruct/{part}/{path.relative_to(roots[part]).as_posix()}"
+            for i in range(1, rel.count("/") + 1):
+                folders.add("/".join(rel.split("/")[:i]) + "/")
+            z.write(path, rel)
+        for name in sorted(folders):
+            z.writestr(name, "")
+    return target
+
+
+def ship_package(spark) -> Path:
+    """Send the package to a Connect server's Python workers (they need not have it)."""
+    path = package_zip(Path(tempfile.gettempdir()))
+    _add_artifact(spark, str(path), pyfile=True)
+    log.info("shipped %s to the Spark Connect session", path)
+    return path

@@ -26,6 +26,29 @@ DOCUMENT_FIELDS = [
     ("word_count", T.LongType()),
 ]
 
+# Question-answer pairs a page states in schema.org markup (lib.qa.markup), one per answer.
+MARKUP_PAIR_FIELDS = [
+    ("position", T.IntegerType()),  # order on the page
+    ("question", T.StringType()),
+    ("answer", T.StringType()),
+    ("accepted", T.BooleanType()),  # acceptedAnswer (else a suggestedAnswer)
+    ("votes", T.LongType()),  # upvoteCount, where given
+    ("schema_type", T.StringType()),  # QAPage | FAQPage | Question
+    ("syntax", T.StringType()),  # json-ld | microdata | rdfa
+    ("question_url", T.StringType()),
+    ("answer_url", T.StringType()),
+    ("author", T.StringType()),  # the answer's author
+    ("date_created", T.StringType()),  # the answer's date, as the page gives it
+]
+
+QA_MARKUP = T.StructType(
+    [T.StructField("doc_id", T.StringType())]
+    + [T.StructField(n, t) for n, t in MARKUP_PAIR_FIELDS]
+    + [T.StructField(n, t) for n, t in [("url", T.StringType()), ("warc_path", T.StringType()),
+                                          ("warc_offset", T.LongType()), ("warc_record_id", T.StringType()),
+                                          ("run_id", T.StringType()), ("ingested_at", T.TimestampType())]]
+)
+
 DOCUMENTS = T.StructType(
     [T.StructField(n, t) for n, t in DOCUMENT_FIELDS]
     + [T.StructField("run_id", T.StringType()), T.StructField("ingested_at", T.TimestampType())]
@@ -59,6 +82,8 @@ WARC_FILES = T.StructType(
 INGEST_OUTPUT = T.StructType(
     [T.StructField("kind", T.StringType())]  # "doc" or "file"
     + [T.StructField(n, t) for n, t in DOCUMENT_FIELDS]
+    + [T.StructField("markup", T.ArrayType(T.StructType([T.StructField(n, t) for n, t in MARKUP_PAIR_FIELDS]))),
+       T.StructField("markup_errors", T.MapType(T.StringType(), T.LongType()))]
     + [T.StructField("report", T.StructType([T.StructField(n, t) for n, t in FILE_REPORT_FIELDS]))]
 )
 
@@ -139,7 +164,8 @@ QA_EXTRACTED = T.StructType(
         T.StructField("orig_answer", T.StringType()),
     ]
     + _GENERATION_FIELDS
-    + [T.StructField("extracted_at", T.TimestampType())]
+    + [T.StructField("method", T.StringType()),  # llm | markup (stated by the page's schema.org markup)
+       T.StructField("extracted_at", T.TimestampType())]
 )
 
 QA_REFINED = T.StructType(

@@ -5,10 +5,11 @@ header, plus card.json) with the funnel, the sources, the models and prompts, an
 decontamination figures.
 
 Shards are `data/train-00000-of-000NN.{parquet,jsonl}`, rows ordered by the stable
-`index`, written by the executors and renamed through Hadoop's FileSystem (local folders,
-S3, DBFS alike). An export replaces the folder's earlier shards (swapped in whole once the
-new ones are written); exporting the same table version the same way again does nothing.
-Spark Connect sessions have no JVM gateway to rename with: export from a classic session.
+`index`, written by the executors into a sibling folder, renamed there and swapped in
+(jobs/core/storage.py: local folders, dbfs:/, S3 alike; classic and Spark Connect
+sessions alike). The target must be new, empty or an earlier export of ours (its card
+says so); an export replaces only its own files and never writes inside the lake.
+Exporting the same table version the same way again does nothing.
 
     webinstruct export --format parquet|jsonl --out DIR [--messages]
 """
@@ -17,10 +18,13 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
-from pathlib import Path
 
+from pyarrow.fs import FileType
 from pyspark.sql import functions as F
+
+from webinstruct.jobs.core import storage
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import BENCHMARK_SUMMARY_COLUMNS, benchmark_summary
 from webinstruct.jobs.core.errors import ExportError
@@ -28,41 +32,79 @@ from webinstruct.jobs.core.figures import funnel, models_used
 from webinstruct.lib.text_table import markdown
 
 COLUMNS = ["orig_question", "orig_answer", "question", "answer", "source", "index"]
-
-
-def _fs(spark, path: str):
-    jvm = spark._jvm
-    jpath = jvm.org.apache.hadoop.fs.Path(path)
-    return jpath.getFileSystem(spark._jsc.hadoopConfiguration()), jpath
+GENERATOR = "webinstruct"  # card.json's mark: a folder holding it is an export of ours
+OWN = ("data", "README.md", "card.json")  # what an export writes, and all it ever replaces
+STAGING = ".webinstruct-tmp-"  # sibling folders an export builds in, removed when it ends
+STALE_S = 3600  # a staging sibling older than this belongs to a killed export: removed
 
 
 def run(spark, cfg: Config, lake, out: str | None = None, fmt: str | None = None, messages: bool | None = None) -> dict:
-    """Export `webinstruct` to `out` (default export.out); counters of what was written."""
-    out = out or cfg.export.out
+    """Export `webinstruct` to `out` (default export.out). The export is built in a sibling
+    folder and swapped in; an unchanged table exported the same way writes nothing."""
     e = cfg.export
+    out = str(out or e.out or "").rstrip("/")
     fmt = fmt or e.format
     messages = e.messages if messages is None else messages
     if fmt not in ("parquet", "jsonl"):
         raise ExportError(f"--format must be parquet or jsonl; got {fmt!r}")
     if not out:
         raise ExportError("no output folder: pass --out DIR or set export.out")
-    out = str(out)
     if not lake.exists("webinstruct"):
         raise ExportError(f"no table 'webinstruct' in lake {lake.root} (run `webinstruct decontam run` or `webinstruct run` first)")
-    out = out.rstrip("/")
+    if storage.inside(out, lake.root) or storage.inside(lake.root, out):
+        raise ExportError(f"--out {out} is inside the lake {lake.root} (or holds it); export to a folder outside the lake")
+    facts = own_card(out)
     stamp = {"webinstruct_version": lake.version("webinstruct"), "format": fmt, "messages": bool(messages), "shard_rows": e.shard_rows}
-    earlier = _read_text(spark, f"{out}/card.json")
-    if earlier:
-        try:
-            facts = json.loads(earlier)
-        except ValueError:
-            facts = {}
-        if all(facts.get(k) == v for k, v in stamp.items()):  # the same table exported the same way: nothing to do
-            return {"rows": facts.get("rows", 0), "shards": len(facts.get("files", [])), "files": facts.get("files", []),
-                    "skipped": True, "out": out}
+    if facts is not None and all(facts.get(k) == v for k, v in stamp.items()):  # same table, same way: nothing to do
+        return {"rows": facts.get("rows", 0), "shards": len(facts.get("files", [])), "files": facts.get("files", []),
+                "skipped": True, "out": out}
+    _remove_stale_staging(out)
+    staging = f"{out}{STAGING}{uuid.uuid4().hex[:12]}"
+    try:
+        total, files = _write_shards(lake, staging, fmt, messages, e.shard_rows)
+        card = dataset_card(spark, cfg, lake, total, fmt, messages, files)
+        card["facts"].update(stamp, generator=GENERATOR, own=list(OWN))
+        storage.write_text(f"{staging}/README.md", card["markdown"])
+        storage.write_text(f"{staging}/card.json", json.dumps(card["facts"], indent=1, default=str))
+        _swap_in(staging, out)
+    finally:
+        storage.remove(staging)
+    return {"rows": total, "shards": len(files), "files": files, "skipped": False, "out": out}
+
+
+def own_card(out: str) -> dict | None:
+    """The card of our earlier export in `out`; None for an absent or empty folder. A
+    folder with anything else in it is refused: an export never deletes what it did not write."""
+    if storage.kind(*storage.filesystem(out)) == FileType.File:
+        raise ExportError(f"--out {out} is a file, not a folder")
+    entries = storage.listing(out)
+    if not entries:
+        return None
+    text = storage.read_text(f"{out}/card.json")
+    try:
+        facts = json.loads(text) if text else None
+    except ValueError:
+        facts = None
+    if not isinstance(facts, dict) or facts.get("generator") != GENERATOR:
+        names = ", ".join(sorted(e.base_name for e in entries)[:5])
+        raise ExportError(f"--out {out} is not empty ({names}{', ...' if len(entries) > 5 else ''}) and holds no webinstruct "
+                          "export (no card.json of ours); choose a new or empty folder")
+    return facts
+
+
+def _remove_stale_staging(out: str) -> None:
+    parent, name = out.rsplit("/", 1) if "/" in out else (".", out)
+    now = time.time()
+    for entry in storage.listing(parent):
+        if entry.base_name.startswith(name + STAGING) and entry.mtime and now - entry.mtime.timestamp() > STALE_S:
+            storage.remove(f"{parent}/{entry.base_name}")
+
+
+def _write_shards(lake, staging: str, fmt: str, messages: bool, shard_rows: int) -> tuple[int, list[str]]:
+    """Spark writes the part files; they are renamed to data/train-i-of-n in `staging`."""
     table = lake.read("webinstruct")
     total = table.count()
-    shards = max(1, math.ceil(total / e.shard_rows))
+    shards = max(1, math.ceil(total / shard_rows))
     data = table.select(*COLUMNS)
     if messages:
         data = data.withColumn("messages", F.array(
@@ -70,79 +112,35 @@ def run(spark, cfg: Config, lake, out: str | None = None, fmt: str | None = None
             F.struct(F.lit("assistant").alias("role"), F.col("answer").alias("content")),
         ))
     data = data.repartitionByRange(shards, "index").sortWithinPartitions("index")
-    tmp = f"{out}/_tmp-{uuid.uuid4().hex[:8]}"
-    writer = data.write.mode("overwrite")
+    spark_out = f"{staging}/_spark"
+    writer = data.write.mode("error")
     if fmt == "parquet":
-        writer.parquet(tmp)
+        writer.parquet(spark_out)
     else:
-        writer.option("ignoreNullFields", "false").option("compression", "none").json(tmp)
-    ext = "parquet" if fmt == "parquet" else "jsonl"
-    files = _place_shards(spark, tmp, f"{out}/data", ext)
-    card = dataset_card(spark, cfg, lake, total, fmt, messages, files)
-    card["facts"].update(stamp)
-    _write_text(spark, f"{out}/README.md", card["markdown"])
-    _write_text(spark, f"{out}/card.json", json.dumps(card["facts"], indent=1, default=str))
-    _drop_checksums(out)
-    return {"rows": total, "shards": len(files), "files": files, "skipped": False, "out": out}
-
-
-def _place_shards(spark, tmp: str, data_dir: str, ext: str) -> list[str]:
-    """Rename the part files to train-i-of-n in a new folder, then swap it for `data_dir`:
-    until the swap, the earlier export stays whole."""
-    Path = spark._jvm.org.apache.hadoop.fs.Path
-    fs, tmp_path = _fs(spark, tmp)
-    staged = f"{tmp}/_shards"
-    fs.mkdirs(Path(staged))
-    suffix = ".parquet" if ext == "parquet" else ".json"
-    parts = sorted(s.getPath().getName() for s in fs.listStatus(tmp_path) if s.getPath().getName().startswith("part-")
-                   and s.getPath().getName().endswith(suffix))
-    names = []
+        writer.option("ignoreNullFields", "false").option("compression", "none").json(spark_out)
+    ext, suffix = ("parquet", ".parquet") if fmt == "parquet" else ("jsonl", ".json")
+    parts = sorted(e.base_name for e in storage.listing(spark_out) if e.base_name.startswith("part-") and e.base_name.endswith(suffix))
+    files = []
     for i, name in enumerate(parts):
-        target = f"train-{i:05d}-of-{len(parts):05d}.{ext}"
-        if not fs.rename(Path(f"{tmp}/{name}"), Path(f"{staged}/{target}")):
-            raise ExportError(f"could not move {tmp}/{name} to {staged}/{target}")
-        names.append(f"data/{target}")
-    data_path = Path(data_dir)
-    if fs.exists(data_path) and not fs.delete(data_path, True):
-        raise ExportError(f"could not remove the earlier shards in {data_dir}")
-    if not fs.rename(Path(staged), data_path):
-        raise ExportError(f"could not move the new shards from {staged} to {data_dir}")
-    fs.delete(tmp_path, True)
-    return names
+        target = f"data/train-{i:05d}-of-{len(parts):05d}.{ext}"
+        storage.move(f"{spark_out}/{name}", f"{staging}/{target}")
+        files.append(target)
+    storage.remove(spark_out)
+    return total, files
 
 
-def _read_text(spark, path: str) -> str | None:
-    fs, jpath = _fs(spark, path)
-    if not fs.exists(jpath):
-        return None
-    stream = fs.open(jpath)
+def _swap_in(staging: str, out: str) -> None:
+    """Our files of the earlier export step aside, the new ones in, then the old ones
+    gone; anything else in `out` stays."""
+    old = f"{out}{STAGING}old-{uuid.uuid4().hex[:12]}"
     try:
-        reader = spark._jvm.java.io.BufferedReader(spark._jvm.java.io.InputStreamReader(stream, "UTF-8"))
-        lines = []
-        while (line := reader.readLine()) is not None:
-            lines.append(line)
-        return "\n".join(lines)
+        for name in OWN:
+            if storage.exists(f"{out}/{name}"):
+                storage.move(f"{out}/{name}", f"{old}/{name}")
+        for name in OWN:
+            storage.move(f"{staging}/{name}", f"{out}/{name}")
     finally:
-        stream.close()
-
-
-def _drop_checksums(out: str) -> None:
-    """Hadoop's local filesystem leaves `.name.crc` files beside what it writes; a dataset
-    folder should hold only the dataset."""
-    if "://" in out and not out.startswith("file:"):
-        return
-    root = Path(out.removeprefix("file:"))
-    for crc in list(root.glob(".*.crc")) + list(root.glob("data/.*.crc")):
-        crc.unlink()
-
-
-def _write_text(spark, path: str, text: str) -> None:
-    fs, jpath = _fs(spark, path)
-    stream = fs.create(jpath, True)
-    try:
-        stream.write(bytearray(text.encode("utf-8")))
-    finally:
-        stream.close()
+        storage.remove(old)
 
 
 def dataset_card(spark, cfg: Config, lake, total: int, fmt: str, messages: bool, files: list[str]) -> dict:

@@ -17,13 +17,17 @@ from collections import Counter
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
+
 from webinstruct.jobs.core.config import Config
+from webinstruct.jobs.core.errors import IngestError
 from webinstruct.jobs.core.lake import Lake
+from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.runs import RunRecorder
-from webinstruct.jobs.core.tables import DOCUMENTS, INGEST_OUTPUT, WARC_FILES
+from webinstruct.jobs.core.tables import DOCUMENTS, INGEST_OUTPUT, QA_MARKUP, WARC_FILES
 from webinstruct.lib.ingest.archive import DROP_REASONS, IngestOptions
-from webinstruct.lib.ingest.inputs import expand_inputs
+from webinstruct.lib.ingest.inputs import ListingError, expand_inputs
 from webinstruct.lib.ingest.text_extract import ExtractOptions
+from webinstruct.lib.urls import safe_location
 from webinstruct.udfs.ingest import process_archives
 
 
@@ -39,6 +43,11 @@ def ingest_options(cfg: Config) -> IngestOptions:
         max_chars=c.max_chars,
         max_record_bytes=c.max_record_bytes,
         max_html_bytes=c.max_html_bytes,
+        record_seconds=c.record_s,
+        archive_seconds=c.archive_s,
+        max_archive_bytes=c.max_archive_bytes,
+        markup=c.markup,
+        qa_text=c.qa_text,
     )
 
 
@@ -53,14 +62,19 @@ def pending_paths(lake: Lake, paths: list[str], retry_statuses: list[str]) -> tu
         .select("path")
         .collect()
     }
-    todo = [p for p in paths if p not in done]
+    todo = [p for p in paths if safe_location(p) not in done]  # stored without credentials
     return todo, len(paths) - len(todo)
 
 
+@writes("ingest")
 def run(spark, cfg: Config, lake: Lake, inputs: list[str], sample: int | None = None) -> dict:
-    recorder = RunRecorder(lake, "ingest", cfg, args={"inputs": inputs, "sample": sample})
+    recorder = RunRecorder(lake, "ingest", cfg, args={"inputs": [safe_location(i) for i in inputs], "sample": sample})
     c = cfg.ingest
-    paths = expand_inputs(inputs, c.exclude, sample, c.sample_seed, c.cc_base_url)
+    try:
+        paths = expand_inputs(inputs, c.exclude, sample, c.sample_seed, c.cc_base_url, allow_absolute=c.allow_absolute,
+                              max_listing_bytes=c.max_listing_bytes)
+    except ListingError as exc:
+        raise IngestError(f"{exc}\n(command line: ingest --allow-absolute; config: ingest.allow_absolute = true)") from None
     todo, skipped = pending_paths(lake, paths, c.retry_statuses)
     counters: Counter = Counter(files_listed=len(paths), files_skipped=skipped, files_processed=len(todo))
     if not todo:
@@ -68,7 +82,7 @@ def run(spark, cfg: Config, lake: Lake, inputs: list[str], sample: int | None = 
         return dict(counters)
 
     started = dt.datetime.now(dt.timezone.utc)
-    fn = process_archives(todo, ingest_options(cfg), INGEST_OUTPUT, c.batch_rows)
+    fn = process_archives(todo, ingest_options(cfg), INGEST_OUTPUT, c.batch_rows, c.lost_attempts_limit)
     out = (
         spark.range(0, len(todo), 1, numPartitions=len(todo))
         .mapInArrow(fn, INGEST_OUTPUT)
@@ -82,6 +96,11 @@ def run(spark, cfg: Config, lake: Lake, inputs: list[str], sample: int | None = 
         docs = docs.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
         if lake.exists("documents"):
             docs = docs.join(lake.read("documents").select("doc_id"), "doc_id", "left_anti")
+        # Markup pairs commit before their documents: a run killed in between leaves the
+        # pairs, and the rerun (which reads the archive again) skips their doc_ids.
+        markup_commit = lake.append("qa_markup", _markup_rows(lake, docs, recorder.run_id, started),
+                                    txn=(f"webinstruct.ingest.markup.{recorder.run_id}", 0))
+        counters.update(_markup_counters(out))
         docs = docs.select(
             *[F.col(f.name).cast(f.dataType) for f in DOCUMENTS.fields if f.name not in ("run_id", "ingested_at")],
             F.lit(recorder.run_id).alias("run_id"),
@@ -93,7 +112,7 @@ def run(spark, cfg: Config, lake: Lake, inputs: list[str], sample: int | None = 
         out.unpersist()
 
     finished = dt.datetime.now(dt.timezone.utc)
-    previous = _recorded_outcomes(lake, todo)
+    previous = _recorded_outcomes(lake, [safe_location(p) for p in todo])
     rows = [
         {**r, "run_id": recorder.run_id, "started_at": started, "finished_at": finished}
         for r in reports
@@ -109,9 +128,32 @@ def run(spark, cfg: Config, lake: Lake, inputs: list[str], sample: int | None = 
         for reason, n in (r["drops"] or {}).items():
             counters[f"drop_{reason}"] += n
     counters["documents_written"] = commit.rows
+    counters["markup_pairs_written"] = markup_commit.rows
     counters["documents_version"] = commit.version or 0
     recorder.finish("ok", counters)
     return dict(counters)
+
+
+def _markup_rows(lake: Lake, docs, run_id: str, started):
+    """One qa_markup row per (document, answer) of the new documents not already there."""
+    rows = docs.select("doc_id", "url", "warc_path", "warc_offset", "warc_record_id",
+                       F.explode("markup").alias("m")).select("*", "m.*").drop("m")
+    if lake.exists("qa_markup"):
+        rows = rows.join(lake.read("qa_markup").select("doc_id").distinct(), "doc_id", "left_anti")
+    stamped = rows.withColumn("run_id", F.lit(run_id)).withColumn("ingested_at", F.lit(started).cast("timestamp"))
+    return stamped.select(*[F.col(f.name).cast(f.dataType) for f in QA_MARKUP.fields])
+
+
+def _markup_counters(out) -> Counter:
+    """Pages with markup pairs, their pairs, and malformed markup by kind, in this batch."""
+    docs = out.where(F.col("kind") == "doc")
+    sizes = docs.select(F.size("markup").alias("n")).agg(
+        F.sum(F.when(F.col("n") > 0, 1).otherwise(0)).alias("pages"), F.sum("n").alias("pairs")).first()
+    counters = Counter(markup_pages=sizes["pages"] or 0, markup_pairs=sizes["pairs"] or 0)
+    errors = docs.select(F.explode("markup_errors").alias("kind", "n")).groupBy("kind").agg(F.sum("n").alias("n")).collect()
+    for row in errors:
+        counters[f"markup_error_{row['kind']}"] = row["n"]
+    return counters
 
 
 _OUTCOME = ("status", "error", "records", "responses", "html", "kept", "drops")
@@ -142,7 +184,11 @@ def summary_rows(counters: dict, lake: Lake | None = None) -> list[tuple[str, ob
         ("HTML 200 pages", counters.get("html", 0)),
         ("documents kept", counters.get("kept", 0)),
         ("documents written (new)", counters.get("documents_written", 0)),
+        ("pages with Q&A markup", counters.get("markup_pages", 0)),
+        ("markup pairs written (new)", counters.get("markup_pairs_written", 0)),
     ]
+    errors = sorted((k, v) for k, v in counters.items() if k.startswith("markup_error_") and v)
+    rows += [(f"malformed markup: {k[len('markup_error_'):]}", v) for k, v in errors]
     for reason in DROP_REASONS:
         if counters.get(f"drop_{reason}"):
             rows.append((f"dropped: {reason}", counters[f"drop_{reason}"]))

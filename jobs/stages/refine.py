@@ -17,10 +17,12 @@ from __future__ import annotations
 from collections import Counter
 
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import LlmStageError
 from webinstruct.jobs.core.lake import Lake
-from webinstruct.jobs.core.llm_stage import check_model, check_task, engine_spec, generate_slices, sampling, status_counters
+from webinstruct.jobs.core.lease import writes
+from webinstruct.jobs.core.llm_stage import check_task, engine_spec, generate_slices, preflight, sampling, status_counters
 from webinstruct.jobs.core.runs import RunRecorder
 from webinstruct.jobs.core.summary import llm_summary
 from webinstruct.jobs.core.tables import QA_REFINED
@@ -43,6 +45,7 @@ def assigned(pairs, models: list[str], index: int, mode: str):
     return pairs.where(F.pmod(F.xxhash64("qa_id"), F.lit(len(models))) == index)
 
 
+@writes("refine")
 def run(spark, cfg: Config, lake: Lake) -> dict:
     r = cfg.refine
     try:
@@ -55,7 +58,7 @@ def run(spark, cfg: Config, lake: Lake) -> dict:
     tokenizers = list(r.tokenizers) or [None] * len(models)
     specs = [engine_spec(cfg, m, t) for m, t in zip(models, tokenizers)]
     for spec in specs:
-        check_model(spec)
+        preflight(spark, cfg, spec)
     recorder = RunRecorder(lake, "refine", cfg, args={"models": models, "assign": r.assign, "prompt_version": prompt.version})
     pairs = current_pairs(lake).where(F.col("status") == "ok").select("qa_id", "doc_id", "orig_question", "orig_answer")
     pairs = pairs.dropDuplicates(["qa_id"])

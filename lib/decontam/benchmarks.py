@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+import pyarrow.parquet as pq
+
 
 @dataclass(frozen=True)
 class Item:
@@ -36,8 +38,6 @@ class BenchmarkError(ValueError):
 def read_records(path: Path) -> list[dict]:
     """JSONL, a JSON list, or parquet (by content, not by extension: MAmmoTH2's AQuA.json is JSONL)."""
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
         return pq.read_table(path).to_pylist()
     text = path.read_text(encoding="utf-8")
     if text.lstrip().startswith("["):

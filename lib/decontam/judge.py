@@ -53,9 +53,9 @@ class SameProblemTask:
     pair_hash / item_hash of the two texts, stored with the replies)."""
 
     def __init__(self, prompt: Prompt, model: str, tokenizer, max_model_len: int, max_tokens: int, max_chars: int):
-        self.prompt, self.model, self.tok = prompt, model, tokenizer
+        self.prompt, self.model, self.tok = prompt.with_controls(tokenizer.control_tokens()), model, tokenizer
         self.max_model_len, self.max_tokens, self.max_chars = max_model_len, max_tokens, max_chars
-        empty = prompt.messages(first="", second="")
+        empty = self.prompt.messages(first="", second="")
         if tokenizer.count_chat(empty) + SAFETY_TOKENS + max_tokens > max_model_len:
             raise ValueError(f"llm.max_model_len {max_model_len} cannot hold the decontam judge prompt and decontam.judge_max_tokens {max_tokens}")
 

@@ -30,6 +30,7 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+
 from webinstruct.lib.text_normalize import normalize
 
 _MULT = np.uint64(0x100000001B3)  # FNV-style odd multiplier; arithmetic wraps mod 2**64

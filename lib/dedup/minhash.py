@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from webinstruct.lib.text_normalize import exact_hash, normalize
+
 _U32 = np.uint32
 _U64 = np.uint64
 MAX_HASH = np.uint32(0xFFFFFFFF)
@@ -195,19 +197,22 @@ def set_jaccard(a: bytes, b: bytes) -> float:
     return inter / (x.size + y.size - inter)
 
 
+MEMO_ENTRY_BYTES = 200  # dict slot, hash string, tuple and array headers of one memo entry
+
+
 class Sketcher:
     """Exact hash and band keys for batches of texts. Texts seen before in this process
-    (by exact hash) reuse their keys: a page repeated many times is shingled once."""
+    (by exact hash) reuse their keys: a page repeated many times is shingled once. The
+    memo is bounded in bytes, not entries: one shingle set can be megabytes."""
 
-    def __init__(self, params: LshParams, keep_sets: bool = False, memo_size: int = 20_000):
+    def __init__(self, params: LshParams, keep_sets: bool = False, memo_bytes: int = 128 << 20):
         self.params = params
         self.keep_sets = keep_sets  # also return each shingle set, for pair verification
-        self.memo_size = memo_size
+        self.memo_bytes = memo_bytes
         self._memo: dict[str, tuple[int, np.ndarray, bytes | None]] = {}
+        self._memo_used = 0
 
     def sketch(self, texts: list[str | None]) -> Sketches:
-        from webinstruct.lib.text_normalize import exact_hash, normalize
-
         p = self.params
         hashes, counts = [], np.zeros(len(texts), dtype=np.int64)
         keys = np.zeros((len(texts), p.bands), dtype=np.int64)
@@ -230,26 +235,39 @@ class Sketcher:
         if todo:
             sigs = signatures(todo_hashes, p.num_perm, p.seed)
             fresh = band_keys(sigs, p.bands, p.rows)
-            if len(self._memo) + len(todo) > self.memo_size:
-                self._memo.clear()
             for j, i in enumerate(todo):
                 counts[i], keys[i] = len(todo_hashes[j]), fresh[j]
                 if self.keep_sets:
                     sets[i] = set_bytes(todo_hashes[j])
-                self._memo[hashes[i]] = (counts[i], fresh[j], sets[i])
+                self._remember(hashes[i], (counts[i], fresh[j], sets[i]))
         for i, src in copies:
             counts[i], keys[i], sets[i] = counts[src], keys[src], sets[src]
         return Sketches(hashes, counts, keys, sets if self.keep_sets else None)
 
+    def _remember(self, key: str, entry: tuple) -> None:
+        size = _entry_bytes(entry)
+        if size > self.memo_bytes:
+            return  # larger than the whole memo: not kept
+        if self._memo_used + size > self.memo_bytes:
+            self._memo.clear()
+            self._memo_used = 0
+        self._memo[key] = entry
+        self._memo_used += size
+
+    @property
+    def memo_used(self) -> int:
+        """Bytes the memo holds now (at most memo_bytes)."""
+        return self._memo_used
+
+
+def _entry_bytes(entry: tuple) -> int:
+    return MEMO_ENTRY_BYTES + entry[1].nbytes + (len(entry[2]) if entry[2] is not None else 0)
+
 
 def text_set_bytes(text: str | None, ngram: int) -> bytes:
-    from webinstruct.lib.text_normalize import normalize
-
     return set_bytes(shingle_hashes(list(set(shingles(normalize(text or "").split(), ngram)))))
 
 
 def shingle_set(text: str | None, ngram: int) -> set[str]:
     """The set the Jaccard threshold is about: distinct word n-grams of the normalised text."""
-    from webinstruct.lib.text_normalize import normalize
-
     return set(shingles(normalize(text or "").split(), ngram))

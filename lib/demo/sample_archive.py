@@ -1,6 +1,7 @@
 """Build the demo's WARC from the pages shipped in lib/demo_pages.
 
-The archive mixes what a real crawl holds: Q&A, tutorial, article and product pages, a
+The archive mixes what a real crawl holds: Q&A (two stating their pairs in schema.org
+markup, with MathJax and KaTeX formulas), tutorial, article and product pages, a
 non-English page, a near-empty page, a forum page that quotes a benchmark item, plus a request record, a 404, an image and a
 revisit, so the demo shows each of ingest's keep and drop paths; and two copies fetched a
 day later, a verbatim mirror and a syndicated repost with its own banner and footer, so
@@ -28,6 +29,10 @@ PAGES = {
     "article_gardening.html": ("https://garden.example.org/2026/balcony-herbs", "utf-8", "utf-8"),
     "german_bruchrechnung.html": ("https://mathe.example.de/brueche/addieren", "cp1252", "iso-8859-1"),
     "short_notice.html": ("https://status.example.com/maintenance", "utf-8", "utf-8"),
+    # Q&A in schema.org markup: QAPage microdata with MathJax formulas, and an FAQPage in
+    # JSON-LD (beside a broken JSON-LD block) with KaTeX: exact pairs without the LLM
+    "qa_markup_circle.html": ("https://geometry-qa.example.org/q/318/circle-area-from-circumference", "utf-8", "utf-8"),
+    "faq_percentages.html": ("https://maths-study.example.com/guides/percentages/faq", "utf-8", "utf-8"),
     # quotes an item of the demo benchmark (lib/demo/benchmark.py): decontamination drops it
     "qa_trains.html": ("https://mathforum.example.org/t/2291/two-trains-meeting", "utf-8", "utf-8"),
 }

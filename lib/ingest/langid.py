@@ -11,6 +11,8 @@ import importlib.util
 import os
 from pathlib import Path
 
+import fasttext
+
 
 def bundled_model_path() -> str:
     # find_spec, not import: the package's __init__ needs dependencies we do not install.
@@ -27,8 +29,6 @@ def bundled_model_path() -> str:
 
 @functools.lru_cache(maxsize=4)
 def load_model(path: str = ""):
-    import fasttext
-
     fasttext.FastText.eprint = lambda *args, **kwargs: None  # silence the load warning
     return fasttext.load_model(path or bundled_model_path())
 

@@ -30,13 +30,17 @@ class CorruptArchive(IOError):
     """The compressed stream cannot be decompressed."""
 
 
+class ArchiveTooLarge(CorruptArchive):
+    """The archive decompresses to more bytes than the configured bound."""
+
+
 def open_binary(path: str, timeout: float = 60.0) -> BinaryIO:
     """Open a local path, file://, http(s):// or s3:// URL for streaming reads."""
     if path.startswith(("http://", "https://")):
         req = urllib.request.Request(path, headers={"User-Agent": "webinstruct-ingest"})
         return urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 - user-supplied URL is the point
     if path.startswith(("s3://", "s3a://", "gs://")):
-        from pyarrow import fs
+        from pyarrow import fs  # noqa: PLC0415 - heavy, and only object-store paths need it
 
         filesystem, inner = fs.FileSystem.from_uri(path.replace("s3a://", "s3://", 1))
         return filesystem.open_input_stream(inner)
@@ -101,16 +105,21 @@ class GzipMemberReader(_StreamWrapper):
     """Streaming multi-member gzip decompression that notices truncation.
 
     `member_offset(upos)` returns the compressed offset of the member that contains the
-    uncompressed position `upos`. Memory stays bounded: one member table entry per member
-    (a few ints), and at most one read chunk of decompressed data at a time.
+    uncompressed position `upos`. Memory stays bounded whatever the compression ratio:
+    each inflate step yields at most READ_SIZE bytes (a 64 KiB chunk of a gzip bomb would
+    otherwise inflate to 64 MB), reads hand out slices of that one chunk without
+    re-copying the rest, and the member table holds a few ints per member.
+    `max_output` bounds the whole decompressed stream (ArchiveTooLarge beyond it).
     """
 
     def __init__(self, raw: BinaryIO, max_output: int | None = None):
         self._raw = raw
         self._decomp = zlib.decompressobj(31)
-        self._pending = b""  # compressed bytes not yet fed
-        self._buf = b""  # decompressed bytes not yet returned
-        self._cin = 0  # compressed bytes consumed by finished members + current feed
+        self._pending = b""  # compressed bytes not yet inflated (a raw read or zlib's unconsumed tail)
+        self._more_out = False  # last step filled READ_SIZE: zlib may hold output without more input
+        self._buf = b""  # the current inflated chunk
+        self._bufpos = 0  # bytes of _buf already returned
+        self._cin = 0  # compressed bytes consumed
         self._uout = 0  # decompressed bytes produced
         self._upos = 0  # decompressed bytes returned
         self._member_u: list[int] = [0]
@@ -130,41 +139,67 @@ class GzipMemberReader(_StreamWrapper):
     def members(self) -> int:
         return len(self._member_u)
 
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            return self._read_all()
+        if self._bufpos >= len(self._buf):
+            self._fill()
+        start = self._bufpos
+        end = min(start + n, len(self._buf))
+        data = self._buf if start == 0 and end == len(self._buf) else self._buf[start:end]
+        self._bufpos = end
+        self._upos += len(data)
+        return data
+
+    def _read_all(self) -> bytes:
+        parts = []
+        while chunk := self.read(READ_SIZE):
+            parts.append(chunk)
+        return b"".join(parts)
+
     def _fill(self) -> None:
+        """Replace the exhausted buffer with the next inflated chunk (empty at the end)."""
+        self._buf, self._bufpos = b"", 0
         while not self._buf and not self._eof:
-            if not self._pending:
+            if not self._pending and not self._more_out:
                 self._pending = self._raw.read(READ_SIZE)
                 if not self._pending:
-                    if self._in_member:
-                        raise TruncatedArchive(
-                            f"gzip stream ends inside a member (member {len(self._member_u)} "
-                            f"starting at byte {self._member_c[-1]}): file is truncated"
-                        )
-                    self._eof = True
+                    self._end_of_input()
                     return
-            fed = self._pending
-            try:
-                out = self._decomp.decompress(fed)
-            except zlib.error as exc:
-                raise CorruptArchive(
-                    f"gzip data error in member starting at byte {self._member_c[-1]}: {exc}"
-                ) from exc
-            self._in_member = True
-            if self._decomp.eof:
-                rest = self._decomp.unused_data
-                self._cin += len(fed) - len(rest)
-                self._uout += len(out)
-                self._buf = out
-                self._in_member = False
-                self._pending = rest
-                self._start_next_member()
-            else:
-                self._cin += len(fed)
-                self._pending = b""
-                self._uout += len(out)
-                self._buf = out
-            if self._max_output is not None and self._uout > self._max_output:
-                raise CorruptArchive(f"decompressed size exceeds {self._max_output} bytes")
+            self._inflate_step()
+
+    def _end_of_input(self) -> None:
+        if self._in_member:
+            raise TruncatedArchive(
+                f"gzip stream ends inside a member (member {len(self._member_u)} "
+                f"starting at byte {self._member_c[-1]}): file is truncated"
+            )
+        self._eof = True
+
+    def _inflate_step(self) -> None:
+        fed = self._pending
+        try:
+            out = self._decomp.decompress(fed, READ_SIZE)
+        except zlib.error as exc:
+            raise CorruptArchive(
+                f"gzip data error in member starting at byte {self._member_c[-1]}: {exc}"
+            ) from exc
+        self._buf = out
+        self._uout += len(out)
+        if self._max_output is not None and self._uout > self._max_output:
+            raise ArchiveTooLarge(f"decompressed archive exceeds {self._max_output} bytes")
+        self._in_member = True
+        if self._decomp.eof:
+            rest = self._decomp.unused_data
+            self._cin += len(fed) - len(rest)
+            self._pending = rest
+            self._more_out = self._in_member = False
+            self._start_next_member()
+        else:
+            tail = self._decomp.unconsumed_tail
+            self._cin += len(fed) - len(tail)
+            self._pending = tail
+            self._more_out = len(out) >= READ_SIZE
 
     def _start_next_member(self) -> None:
         """After a member ends: start the next one, accept zero padding, reject garbage."""
@@ -185,34 +220,23 @@ class GzipMemberReader(_StreamWrapper):
         if self._pending:
             raise CorruptArchive(f"data after gzip member ending at byte {self._cin} is not gzip")
 
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            parts = []
-            while True:
-                chunk = self.read(READ_SIZE)
-                if not chunk:
-                    return b"".join(parts)
-                parts.append(chunk)
-        self._fill()
-        data, self._buf = self._buf[:n], self._buf[n:]
-        self._upos += len(data)
-        return data
-
-
 
 class GzipVerifyingStream(_StreamWrapper):
     """Pass compressed bytes through unchanged while checking that every member completes.
 
     For warcio, which decompresses member by member itself (and so resynchronises at
     member boundaries after a record with a wrong declared length) but says nothing when
-    the last member is cut short.
+    the last member is cut short. The check inflates in bounded steps and discards the
+    output; its count enforces `max_output` on what warcio will decompress.
     """
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: BinaryIO, max_output: int | None = None):
         self._raw = raw
         self._decomp = zlib.decompressobj(31)
         self._in_member = False
         self._pos = 0
+        self._uout = 0
+        self._max_output = max_output
 
     def tell(self) -> int:
         return self._pos
@@ -220,9 +244,12 @@ class GzipVerifyingStream(_StreamWrapper):
     def _check(self, data: bytes) -> None:
         while data:
             try:
-                self._decomp.decompress(data, 1 << 20)  # output discarded, bounded
+                out = self._decomp.decompress(data, 1 << 20)  # output discarded, bounded
             except zlib.error as exc:
                 raise CorruptArchive(f"gzip data error before byte {self._pos}: {exc}") from exc
+            self._uout += len(out)
+            if self._max_output is not None and self._uout > self._max_output:
+                raise ArchiveTooLarge(f"decompressed archive exceeds {self._max_output} bytes")
             if self._decomp.eof:
                 data = self._decomp.unused_data
                 self._in_member = False
@@ -241,7 +268,6 @@ class GzipVerifyingStream(_StreamWrapper):
         elif self._in_member:
             raise TruncatedArchive(f"gzip stream ends inside a member at byte {self._pos}: file is truncated")
         return data
-
 
 
 def compression_of(head: bytes) -> str:

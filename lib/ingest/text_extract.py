@@ -4,11 +4,24 @@ resiliparse is the default: on our ground-truth pages it is about 10x faster tha
 trafilatura for a few points less F1 (see bench/extraction_quality.py and the README), and
 ingest runs over whole crawl segments, so speed wins. trafilatura stays selectable for
 runs that value recall of the main content over throughput.
+
+Neither extractor has a timeout of its own: ingest bounds each record's wall-clock time
+(lib/ingest/archive.py, `record_seconds`). An alarm interrupts trafilatura, which is pure
+Python, at the deadline; resiliparse is C and is only stopped when it returns.
+
+With `formulas` on (the default) math is kept as TeX, `$..$` inline and `$$..$$` display
+(lib/ingest/formulas.py): both extractors would otherwise drop or garble it, and math is
+what this corpus is for.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from resiliparse.extract.html2text import extract_plain_text
+from resiliparse.parse.html import HTMLTree
+
+from webinstruct.lib.ingest.formulas import math_markers, rewrite_html, rewrite_tree
 
 EXTRACTORS = ("resiliparse", "trafilatura")
 
@@ -22,6 +35,7 @@ class ExtractOptions:
     links: bool = False
     comments: bool = True  # Q&A answers often live in comment-like blocks: keep them
     favor_recall: bool = False  # trafilatura only
+    formulas: bool = True  # formulas as $tex$ / $$tex$$ (lib/ingest/formulas.py)
 
 
 def extract_text(html: str, url: str | None, options: ExtractOptions) -> tuple[str, str]:
@@ -34,10 +48,10 @@ def extract_text(html: str, url: str | None, options: ExtractOptions) -> tuple[s
 
 
 def _resiliparse(html: str, options: ExtractOptions) -> tuple[str, str]:
-    from resiliparse.extract.html2text import extract_plain_text
-    from resiliparse.parse.html import HTMLTree
-
     tree = HTMLTree.parse(html)
+    markers = math_markers(html) if options.formulas else ()
+    if markers:
+        rewrite_tree(tree, markers)
     title = (tree.title or "").strip()
     text = extract_plain_text(
         tree,
@@ -53,8 +67,10 @@ def _resiliparse(html: str, options: ExtractOptions) -> tuple[str, str]:
 
 
 def _trafilatura(html: str, url: str | None, options: ExtractOptions) -> tuple[str, str]:
-    import trafilatura
+    import trafilatura  # noqa: PLC0415 - heavy (lxml, courlan, htmldate) and only when selected
 
+    if options.formulas:
+        html = rewrite_html(html)
     doc = trafilatura.bare_extraction(
         html,
         url=url,

@@ -10,9 +10,13 @@ archives carry status lines and transfer headers that the parsers' own HTTP laye
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
+
+from fastwarc.warc import ArchiveIterator as FastwarcIterator
+from warcio.archiveiterator import ArchiveIterator as WarcioIterator
 
 from webinstruct.lib.ingest.stream import (
     CorruptArchive,
@@ -109,11 +113,15 @@ def iter_records(
     reader: str = "fastwarc",
     max_block_bytes: int = 20 << 20,
     opener: Callable[[str], object] = open_binary,
+    max_archive_bytes: int | None = None,
 ) -> Iterator[RawRecord]:
     """Yield the archive's records in order.
 
     Exceptions raised by the stream or the parser propagate to the caller after every
     record before the fault has been yielded; the caller decides partial vs failed.
+    `max_archive_bytes` bounds what a gzip archive may decompress to (ArchiveTooLarge);
+    lz4 and zstd are decompressed inside fastwarc, in bounded buffers, so only time
+    bounds them.
     """
     if reader not in READERS:
         raise ValueError(f"reader must be one of {', '.join(READERS)}, got {reader!r}")
@@ -131,7 +139,7 @@ def iter_records(
         info.reader = "fastwarc"
         with opener(path) as fh:
             if info.compression == "gzip":
-                gz = GzipMemberReader(fh)
+                gz = GzipMemberReader(fh, max_archive_bytes)
                 yield from _fastwarc_records(gz, info, max_block_bytes, gz.member_offset, detect=False)
             else:
                 yield from _fastwarc_records(fh, info, max_block_bytes, lambda pos: pos, detect=False)
@@ -147,7 +155,7 @@ def iter_records(
     yielded = 0
     try:
         with opener(path) as fh:
-            for rec in _warcio_records(GzipVerifyingStream(fh), info, max_block_bytes, lambda pos: pos):
+            for rec in _warcio_records(GzipVerifyingStream(fh, max_archive_bytes), info, max_block_bytes, lambda pos: pos):
                 yielded += 1
                 yield rec
         return
@@ -155,16 +163,14 @@ def iter_records(
         if "non-chunked gzip" not in str(exc):
             raise
     with opener(path) as fh:
-        gz = GzipMemberReader(fh)
+        gz = GzipMemberReader(fh, max_archive_bytes)
         for i, rec in enumerate(_warcio_records(gz, info, max_block_bytes, gz.member_offset)):
             if i >= yielded:
                 yield rec
 
 
 def _fastwarc_records(stream, info, max_block_bytes, offset_of, detect) -> Iterator[RawRecord]:
-    from fastwarc.warc import ArchiveIterator
-
-    for rec in ArchiveIterator(stream, parse_http=False, stream_detect=detect):
+    for rec in FastwarcIterator(stream, parse_http=False, stream_detect=detect):
         headers = {k.lower(): v for k, v in rec.headers.items()}
         rec_type = str(rec.record_type)
         block = rec.reader.read(max_block_bytes + 1)
@@ -185,9 +191,7 @@ def _fastwarc_records(stream, info, max_block_bytes, offset_of, detect) -> Itera
 
 
 def _warcio_records(stream, info, max_block_bytes, offset_of) -> Iterator[RawRecord]:
-    from warcio.archiveiterator import ArchiveIterator
-
-    it = ArchiveIterator(stream, arc2warc=True, no_record_parse=True)
+    it = WarcioIterator(stream, arc2warc=True, no_record_parse=True)
     for rec in it:
         headers = {k.lower(): v for k, v in rec.rec_headers.headers}
         rec_type = (rec.rec_type or "unknown").lower()
@@ -196,9 +200,12 @@ def _warcio_records(stream, info, max_block_bytes, offset_of) -> Iterator[RawRec
         if rec_type == "warcinfo" and info.crawl is None:
             info.crawl = _crawl_from_warcinfo(block)
         offset = it.get_record_offset()
+        record_id = headers.get("warc-record-id")
+        if info.format == "arc":  # warcio invents a random id for ARC records: derive a stable one
+            record_id = arc_record_id(offset_of(offset), headers.get("warc-target-uri"), headers.get("warc-date"))
         yield RawRecord(
             rec_type=rec_type,
-            record_id=headers.get("warc-record-id"),
+            record_id=record_id,
             target_uri=_clean_uri(headers.get("warc-target-uri")),
             date=_parse_warc_date(headers.get("warc-date")),
             offset=offset_of(offset),
@@ -207,6 +214,12 @@ def _warcio_records(stream, info, max_block_bytes, offset_of) -> Iterator[RawRec
             headers=headers,
             oversized=oversized,
         )
+
+
+def arc_record_id(offset: int, uri: str | None, date: str | None) -> str:
+    """ARC records carry no id; lineage needs one that is the same on every read."""
+    digest = hashlib.sha1(f"{offset}\x1f{uri}\x1f{date}".encode()).hexdigest()
+    return f"<urn:arc-record:{digest}>"
 
 
 def _clean_uri(uri: str | None) -> str | None:

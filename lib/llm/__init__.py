@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from webinstruct.lib.llm.openai_engine import OpenAIEngine
 from webinstruct.lib.llm.spec import EngineSpec
 from webinstruct.lib.llm.types import ChatRequest, Engine, Generation, Sampling
+from webinstruct.lib.llm.vllm_engine import VllmEngine  # vllm itself loads only when an engine starts
 
 __all__ = ["ChatRequest", "Engine", "EngineSpec", "Generation", "Sampling", "get_engine", "create_engine"]
 
@@ -12,12 +14,8 @@ _current: tuple[EngineSpec, Engine] | None = None
 
 def create_engine(spec: EngineSpec) -> Engine:
     if spec.kind == "vllm":
-        from webinstruct.lib.llm.vllm_engine import VllmEngine
-
         return VllmEngine(spec)
     if spec.kind == "openai":
-        from webinstruct.lib.llm.openai_engine import OpenAIEngine
-
         return OpenAIEngine(spec)
     raise ValueError(f"unknown engine kind {spec.kind!r}; allowed: vllm, openai")
 

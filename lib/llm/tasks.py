@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from webinstruct.lib.llm.types import ChatRequest, Generation
+from webinstruct.lib.llm.types import MALFORMED, ChatRequest, Generation, clean_text
 
 SAFETY_TOKENS = 16  # chat-template tokens a count can miss (role markers at the seams)
 
@@ -31,10 +31,12 @@ class Work:
 
 
 def generation_fields(gen: Generation, gen_id: str) -> dict:
+    """The generation's columns, every string one Arrow can encode (see clean_text)."""
+    kept = not gen.error or gen.finish_reason == MALFORMED
     return {
-        "raw_output": gen.text if not gen.error else None,
+        "raw_output": clean_text(gen.text) if kept and isinstance(gen.text, str) else None,
         "finish_reason": gen.finish_reason,
-        "error": gen.error,
+        "error": clean_text(gen.error) if gen.error else gen.error,
         "prompt_tokens": gen.prompt_tokens,
         "completion_tokens": gen.completion_tokens,
         "generation_id": gen_id,

@@ -10,7 +10,7 @@ import functools
 
 class Tokenizer:
     def __init__(self, path: str):
-        from transformers import AutoTokenizer
+        from transformers import AutoTokenizer  # noqa: PLC0415 - heavy, loaded only where used
 
         self.path = path
         self.tok = AutoTokenizer.from_pretrained(path)
@@ -21,6 +21,13 @@ class Tokenizer:
 
     def count(self, text: str) -> int:
         return len(self.tok(text, add_special_tokens=False)["input_ids"])
+
+    def control_tokens(self) -> tuple[str, ...]:
+        """Added tokens the tokenizer matches whole wherever they are spelled (role markers,
+        end-of-text, tool and file markers): page text must never spell them. Plain words or
+        whitespace some tokenizers add are left alone."""
+        added = [t.content for t in self.tok.added_tokens_decoder.values()]
+        return tuple(sorted(t for t in added if len(t) >= 3 and not any(c.isspace() for c in t) and any(c in t for c in "<[|")))
 
     def count_chat(self, messages: list[dict]) -> int:
         """Tokens of the whole chat prompt, template and generation prompt included."""

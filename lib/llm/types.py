@@ -6,6 +6,20 @@ import abc
 from dataclasses import dataclass, field
 
 
+MALFORMED = "malformed"  # finish_reason: the server answered, but not with a readable completion
+
+
+def clean_text(value: str) -> str:
+    """`value` without lone surrogates (a JSON reply can escape half a pair), which Arrow
+    refuses to encode: one such string would fail its whole slice on every attempt. Each
+    becomes U+FFFD; a pair split into two code points is joined."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
 @dataclass(frozen=True)
 class Sampling:
     temperature: float = 0.0
@@ -26,8 +40,10 @@ class Generation:
     text: str = ""
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    finish_reason: str = ""  # stop | length | error (engines' own words mapped onto these)
-    error: str | None = None  # set when the engine failed for this request; text is then empty
+    finish_reason: str = ""  # stop | length | error | malformed (engines' own words mapped onto these)
+    # set when the engine failed for this request; text is then empty, except for a
+    # `malformed` reply, whose text holds the start of what the server sent
+    error: str | None = None
     extra: dict = field(default_factory=dict)
 
 

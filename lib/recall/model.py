@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
+import subprocess
+import sys
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import fasttext
 import numpy as np
+
 from webinstruct.lib.recall.text import LABEL_NEGATIVE, LABEL_POSITIVE, training_line
 
 
@@ -55,10 +60,6 @@ def train(positives: list[str], negatives: list[str], params: FastTextParams, wo
     same process can differ or abort with "Encountered NaN" (seen on the real seed sets).
     A fresh process gives the same file for the same lines and settings every time; a NaN
     there is a real divergence of those settings and is reported."""
-    import json
-    import subprocess
-    import sys
-
     workdir.mkdir(parents=True, exist_ok=True)
     lines = [training_line(t, True) for t in positives] + [training_line(t, False) for t in negatives]
     random.Random(shuffle_seed).shuffle(lines)  # fastText reads in file order; classes interleaved
@@ -85,8 +86,6 @@ class Scorer:
     """P(positive) for prepared texts."""
 
     def __init__(self, path: str):
-        import fasttext
-
         self.model = fasttext.load_model(path)
         labels = self.model.get_labels()
         if set(labels) != {LABEL_POSITIVE, LABEL_NEGATIVE}:

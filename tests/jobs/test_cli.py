@@ -5,9 +5,9 @@ import io
 import json
 
 import pytest
-from webinstruct.jobs.cli import main
 
 from tests.conftest import shared
+from webinstruct.jobs.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def test_tables_lists_rows_and_versions(lake_dir, capsys):
     assert main(["tables", "--lake", str(lake_dir)]) == 0  # global option after the command
     out = capsys.readouterr().out
     lines = {l.split("|")[1].strip(): l for l in out.splitlines() if l.startswith("| ") and "table" not in l}
-    assert set(lines) == {"documents", "runs", "warc_files"}
+    assert set(lines) == {"documents", "qa_markup", "runs", "warc_files"}
     assert lines["warc_files"].split("|")[2].strip() == "1"
     assert lines["documents"].split("|")[2].strip() == "13"  # 15 kept, two pages twice
 
@@ -90,3 +90,23 @@ def test_recall_train_prints_metrics_and_a_bad_seed_path_is_named(lake_dir, caps
     tiny = ["--set", "recall.dim=16", "--set", "recall.bucket=1000", "--set", "recall.epoch=5"]
     assert main(["--lake", str(lake_dir), "recall", "train", "--set", good, *tiny]) == 2
     assert "Encountered NaN" in (err := capsys.readouterr().err) and "try a lower recall.lr" in err
+
+
+def test_a_listing_naming_a_local_path_is_refused_unless_allowed(spark, tmp_path, capsys):
+    """A warc.paths listing is data from elsewhere: an absolute path in it is refused, the
+    whole listing with it, and nothing is ingested; --allow-absolute accepts a listing you wrote."""
+    archive = shared("warc", "real", "CC-MAIN-2024-22_whirlwind.warc.gz")
+    listing = tmp_path / "warc.paths"
+    listing.write_text(f"crawl-data/CC-MAIN-2024-22/segments/x.warc.gz\n{archive}\n")
+    lake = str(tmp_path / "lake")
+    assert main(["--lake", lake, "ingest", str(listing)]) == 2
+    err = capsys.readouterr().err
+    assert "1 of 2 entries refused (absolute path: 1)" in err and "line 2" in err and "--allow-absolute" in err
+    assert main(["--lake", lake, "tables"]) == 0 and "documents" not in capsys.readouterr().out
+
+    listing.write_text(f"{archive}\n")
+    assert main(["--lake", lake, "ingest", "--allow-absolute", str(listing)]) == 0
+    capsys.readouterr()
+    assert main(["--lake", lake, "sql", "SELECT path, status FROM warc_files", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows == [{"path": str(archive), "status": "ok"}]

@@ -15,17 +15,19 @@ import pyarrow.parquet as pq
 import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
+
+from tests.conftest import real_pages, shared
 from webinstruct.jobs import demo, pipeline
 from webinstruct.jobs.core.lake import open_lake
 from webinstruct.jobs.stages import export as export_stage
 from webinstruct.lib.demo.benchmark import ITEMS
 from webinstruct.lib.text_normalize import normalize
 
-from tests.conftest import real_pages, shared
-
 pytestmark = pytest.mark.llm
 TRAINS = "https://mathforum.example.org/t/2291/two-trains-meeting"
 SHOP, GARDEN = "https://shop.example.com/p/aurora-wireless-headphones", "https://garden.example.org/2026/balcony-herbs"
+CIRCLE = "https://geometry-qa.example.org/q/318/circle-area-from-circumference"
+FAQ = "https://maths-study.example.com/guides/percentages/faq"
 KEYED = {"documents": ["doc_id"], "dedup": ["doc_id"], "recall_scores": ["doc_id", "model_id"], "qa_extracted": ["qa_id", "run_id"],
          "qa_refined": ["qa_id", "refiner", "run_id"], "contamination": ["level", "doc_id", "qa_id", "refiner", "tier", "item_id", "field"],
          "decontam_checked": ["level", "unit_id", "tier", "check_key"]}
@@ -59,7 +61,7 @@ def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config
     out = capsys.readouterr().out
     docs = {r["url"]: r for r in lake.read("documents").collect()}
     by_id = {r["doc_id"]: u for u, r in docs.items()}
-    assert len(docs) == 9  # 7 pages kept by ingest + 2 later copies
+    assert len(docs) == 11  # 9 pages kept by ingest + 2 later copies
     assert "dropped: language" in out and "dropped: too_short" in out and "dropped: revisit" in out
     # recall keeps the Q&A and tutorial pages, drops the shop and gardening pages
     scores = {by_id[r["doc_id"]]: r["score"] for r in lake.read("recall_scores").collect()}
@@ -79,9 +81,16 @@ def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config
     assert hit["evidence"] in normalize(ITEMS[0][1])
     lake.register_views()
     clean = {r["doc_id"] for r in spark.table("documents_clean").collect()}
-    assert len(clean) == 4 and docs[TRAINS]["doc_id"] not in clean
+    assert len(clean) == 6 and docs[TRAINS]["doc_id"] not in clean
     extracted = lake.read("qa_extracted").collect()
     assert {r["doc_id"] for r in extracted} == clean
+    # the two pages stating their pairs in schema.org markup: those pairs, no LLM request
+    markup = [r for r in extracted if r["method"] == "markup"]
+    assert {by_id[r["doc_id"]] for r in markup} == {CIRCLE, FAQ} and len(markup) == 4
+    assert not [r for r in extracted if r["method"] == "llm" and by_id[r["doc_id"]] in (CIRCLE, FAQ)]
+    (circle,) = [r for r in markup if by_id[r["doc_id"]] == CIRCLE]
+    assert circle["orig_answer"].startswith("Get the radius") and "$$A = \\pi r^2" in circle["orig_answer"]
+    assert "$C = 10\\pi$" in docs[CIRCLE]["text"] and "of which stated in page markup" in out
     # publish: every refined-ok pair that no tier flagged, with lineage to its WARC record
     refined_ok = {(r["qa_id"], r["refiner"]) for r in lake.read("qa_refined").where("status = 'ok'").collect()}
     flagged = {(r["qa_id"], r["refiner"]) for r in lake.read("contamination").where("level = 'pair' AND verdict IN ('contaminated', 'unparsed')").collect()}
@@ -103,7 +112,7 @@ def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config
     card = (export / "README.md").read_text()
     facts = json.loads((export / "card.json").read_text())
     assert f"num_examples: {len(published)}" in card and "| demo_bench | 8 | 1 |" in card
-    assert facts["funnel"]["pages passing decontamination"] == 4 and facts["funnel"]["clean pairs (webinstruct)"] == len(published)
+    assert facts["funnel"]["pages passing decontamination"] == 6 and facts["funnel"]["clean pairs (webinstruct)"] == len(published)
     assert "clean pairs (webinstruct)" in out and "kept of previous" in out
     assert export_stage.run(spark, cfg, lake, str(export), "parquet", True)["skipped"]  # same table, same way: nothing written
 

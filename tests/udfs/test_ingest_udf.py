@@ -1,11 +1,11 @@
 """The mapInArrow function, called the way Spark calls it (an iterator of Arrow batches)."""
 
 import pyarrow as pa
+
+from tests.conftest import shared
 from webinstruct.jobs.core.tables import INGEST_OUTPUT
 from webinstruct.lib.ingest.archive import IngestOptions
 from webinstruct.udfs.ingest import process_archives
-
-from tests.conftest import shared
 
 
 def test_streams_documents_in_small_batches_then_one_report_per_file():

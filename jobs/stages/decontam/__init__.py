@@ -26,6 +26,7 @@ import logging
 
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import DecontamError
+from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.runs import RunRecorder
 from webinstruct.jobs.core.views import refined_pairs
 from webinstruct.jobs.stages.decontam.bench import Bench, register_configured
@@ -38,6 +39,7 @@ __all__ = ["run", "pages", "pairs", "publish", "summary_rows"]
 log = logging.getLogger("webinstruct.decontam")
 
 
+@writes("decontam")
 def pages(spark, cfg: Config, lake) -> dict:
     """Tier 1 on the documents extraction will read (run before extract)."""
     if not cfg.decontam.pages:
@@ -51,6 +53,7 @@ def pages(spark, cfg: Config, lake) -> dict:
     return counters
 
 
+@writes("decontam")
 def pairs(spark, cfg: Config, lake) -> dict:
     """Tiers 1-3 on refined pairs, then publish."""
     d = cfg.decontam

@@ -7,10 +7,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
 from webinstruct.jobs.core import benchmarks as registry
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import CheckKeys, short_hash
 from webinstruct.jobs.core.errors import BenchmarkRegistryError, DecontamError
+from webinstruct.jobs.core.session import parallelism
 from webinstruct.lib.decontam.benchmark_spec import BenchmarkSpecError, parse_benchmarks
 from webinstruct.lib.decontam.benchmarks import Item
 from webinstruct.lib.decontam.embed_index import model_path
@@ -64,20 +66,6 @@ class Bench:
                               "row long, vector binary").collect()
         vectors = sorted((r["row"], r["vector"]) for r in rows)
         return np.stack([np.frombuffer(v, dtype=np.float32) for _, v in vectors])
-
-
-def parallelism(spark) -> int:
-    try:
-        return max(1, spark.sparkContext.defaultParallelism)
-    except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext
-        return max(1, int(spark.conf.get("spark.sql.shuffle.partitions", "8")))
-
-
-def broadcast(spark, value):
-    try:
-        return spark.sparkContext.broadcast(value)
-    except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext: the closure carries it
-        return value
 
 
 def register_configured(spark, cfg: Config, lake) -> dict:

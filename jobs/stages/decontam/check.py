@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import EVIDENCE_CHARS, judge_identity
 from webinstruct.jobs.core.errors import DecontamError, LlmStageError
@@ -103,7 +104,7 @@ def _tier3(cfg: Config, bench, pairs, candidates):
     prompt = load_prompt(d.judge_prompt)
     spec = engine_spec(cfg, model)
     try:
-        check_model(spec)
+        check_model(spec)  # the judge runs in this process, not in Spark
     except LlmStageError as exc:
         raise DecontamError(str(exc)) from None
 

@@ -8,10 +8,11 @@ import datetime as dt
 from collections import Counter
 
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import EVIDENCE_CHARS, JUDGEMENTS, TABLE, judge_identity
 from webinstruct.jobs.core.errors import DecontamError, LlmStageError
-from webinstruct.jobs.core.llm_stage import check_model, check_task, engine_spec, generate_slices
+from webinstruct.jobs.core.llm_stage import check_task, engine_spec, generate_slices, preflight
 from webinstruct.jobs.core.tables import CONTAMINATION, DECONTAM_JUDGEMENTS
 from webinstruct.jobs.core.views import latest_attempt
 from webinstruct.jobs.stages.decontam.bench import Bench
@@ -100,7 +101,7 @@ def _judge(spark, cfg: Config, lake, asked, run_id: str) -> dict:
         return {"judged": 0}
     spec = engine_spec(cfg, model)
     try:
-        check_model(spec)
+        preflight(spark, cfg, spec)
 
         def make_task(tokenizer):
             return SameProblemTask(prompt, model, tokenizer, cfg.llm.max_model_len, d.judge_max_tokens, d.judge_max_chars)

@@ -4,6 +4,7 @@ checked and none flagged, with lineage to the WARC record; an unchanged result w
 from __future__ import annotations
 
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import CHECKED, current_contamination
 from webinstruct.jobs.core.tables import WEBINSTRUCT

@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime as dt
 
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import CHECKED, EVIDENCE_CHARS, TABLE
 from webinstruct.jobs.core.errors import DecontamError, MissingInput
+from webinstruct.jobs.core.session import broadcast, parallelism
 from webinstruct.jobs.core.tables import CONTAMINATION, DECONTAM_CHECKED
 from webinstruct.jobs.core.views import read_source
-from webinstruct.jobs.stages.decontam.bench import Bench, broadcast, parallelism
+from webinstruct.jobs.stages.decontam.bench import Bench
 from webinstruct.udfs.decontam import embed_map, ngram_map
 
 HIT_SCHEMA = ("unit_id string, doc_id string, qa_id string, refiner string, field string, benchmark string, "

@@ -22,9 +22,11 @@ from __future__ import annotations
 from collections import Counter
 
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import DedupConfigMismatch, DedupError
 from webinstruct.jobs.core.lake import Lake
+from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.runs import RunRecorder
 from webinstruct.jobs.core.tables import DEDUP
 from webinstruct.jobs.stages.dedup.candidates import (
@@ -37,12 +39,13 @@ from webinstruct.jobs.stages.dedup.candidates import (
 from webinstruct.jobs.stages.dedup.components import connected_components
 from webinstruct.jobs.stages.dedup.keepers import dedup_rows
 from webinstruct.jobs.stages.dedup.settings import Materializer, check_params, lsh_label, lsh_params, timed
-from webinstruct.jobs.stages.dedup.sketch import new_documents, read_input, sketch
+from webinstruct.jobs.stages.dedup.sketch import arrow_batch_rows, new_documents, read_input, rows_per_batch, sketch
 from webinstruct.jobs.stages.dedup.verify import verified_edges
 
 __all__ = ["run", "summary_rows", "DedupError", "DedupConfigMismatch", "lsh_params", "lsh_label"]
 
 
+@writes("dedup")
 def run(spark, cfg: Config, lake: Lake) -> dict:
     recorder = RunRecorder(lake, "dedup", cfg, args={"input": cfg.dedup.input})
     scratch = lake.scratch("dedup", recorder.run_id)
@@ -80,10 +83,11 @@ def _dedup(spark, cfg: Config, lake: Lake, materialize: Materializer, run_id: st
             candidates = candidate_pairs(in_bucket, d.bucket_cap, materialize)
             counters["candidate_pairs"] = candidates.count()
             stored_texts = None
-            if stored is not None:
+            if stored is not None:  # from `documents`: a stored page no longer recalled still counts
                 stored_docs = stored.bands.select("doc_id").distinct()
-                stored_texts = source.join(stored_docs, "doc_id", "left_semi").select("doc_id", "text")
-            near = verified_edges(candidates, sk, stored_texts, params.ngram, d.threshold, materialize)
+                stored_texts = lake.read("documents").join(stored_docs, "doc_id", "left_semi").select("doc_id", "text")
+            with arrow_batch_rows(spark, rows_per_batch(cfg, 2)):
+                near = verified_edges(candidates, sk, stored_texts, params.ngram, d.threshold, materialize)
             counters["verified_pairs"] = near.count()
         else:
             near = star_edges(in_bucket)

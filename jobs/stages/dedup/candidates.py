@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.stages.dedup.settings import Materializer
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Callable
 
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.errors import DedupError
 
 

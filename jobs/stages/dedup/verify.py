@@ -5,6 +5,7 @@ stored ones their text, from `documents`."""
 from __future__ import annotations
 
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.tables import DEDUP_PAIR
 from webinstruct.jobs.stages.dedup.settings import Materializer
 from webinstruct.udfs.dedup import verify_pairs

@@ -23,9 +23,11 @@ from __future__ import annotations
 import logging
 
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import RecallError
 from webinstruct.jobs.core.lake import Lake
+from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.views import documents_recalled, domain_verdicts
 from webinstruct.jobs.stages.recall.domains import domains
 from webinstruct.jobs.stages.recall.judge import judge
@@ -37,6 +39,7 @@ __all__ = ["run", "train", "training_frames", "score", "domains", "judge", "step
 log = logging.getLogger("webinstruct.recall")
 
 
+@writes("recall")
 def run(spark, cfg: Config, lake: Lake) -> dict:
     """Both rounds, each step incremental. Returns counters keyed by round and step."""
     out: dict = {}

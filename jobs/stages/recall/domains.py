@@ -7,9 +7,11 @@ import math
 
 from pyspark.sql import Window
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import RecallError
 from webinstruct.jobs.core.lake import Lake
+from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.runs import RunRecorder
 from webinstruct.jobs.core.tables import DOMAINS
 from webinstruct.jobs.core.views import domain_verdicts
@@ -44,6 +46,7 @@ def mark_candidates(stats, min_docs: int, min_fraction: float, max_candidates: i
     ).withColumn("min_fraction", F.lit(min_fraction))
 
 
+@writes("recall")
 def domains(spark, cfg: Config, lake: Lake, round_no: int = 1) -> dict:
     """Recompute the round's domain rows and write those that changed."""
     model = current_model(lake, round_no)
@@ -79,7 +82,7 @@ def domains(spark, cfg: Config, lake: Lake, round_no: int = 1) -> dict:
     changed = changed.cache()
     n_changed = changed.count()
     if n_changed:
-        lake.upsert("domains", changed, keys=["domain", "round"])
+        lake.merge("domains", changed, keys=["domain", "round"])
     mine = lake.read("domains").where(F.col("round") == round_no)
     agg = mine.agg(
         F.count("*").alias("domains"), F.sum(F.col("candidate").cast("long")).alias("candidates"),

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pyspark.sql import Window
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import LlmStageError, RecallError
 from webinstruct.jobs.core.lake import Lake
-from webinstruct.jobs.core.llm_stage import check_model, check_task, engine_spec, generate_slices, status_counters
+from webinstruct.jobs.core.lease import writes
+from webinstruct.jobs.core.llm_stage import check_task, engine_spec, generate_slices, preflight, status_counters
 from webinstruct.jobs.core.runs import RunRecorder
 from webinstruct.jobs.core.tables import DOMAIN_VERDICTS
 from webinstruct.jobs.core.views import latest_attempt
@@ -44,6 +46,7 @@ def judge_samples(docs, domains_df, n: int, snippet_chars: int, seed: int):
     return picked.groupBy("domain").agg(as_json.alias("samples"))
 
 
+@writes("recall")
 def judge(spark, cfg: Config, lake: Lake, round_no: int = 1) -> dict:
     """Ask the LLM about the round's candidate domains not judged yet; then refresh `domains`."""
     r = cfg.recall
@@ -55,7 +58,7 @@ def judge(spark, cfg: Config, lake: Lake, round_no: int = 1) -> dict:
         raise RecallError(f"recall.judge_prompt: {exc}") from None
     spec = judge_spec(cfg)
     try:
-        check_model(spec)
+        preflight(spark, cfg, spec)
     except LlmStageError as exc:
         raise RecallError(str(exc)) from None
     candidates = lake.read("domains").where((F.col("round") == round_no) & F.col("candidate"))

@@ -4,6 +4,7 @@ judged domains, the fastText settings."""
 from __future__ import annotations
 
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import MissingInput, RecallError
 from webinstruct.jobs.core.lake import Lake

@@ -5,15 +5,19 @@ from __future__ import annotations
 import datetime as dt
 
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import RecallError
 from webinstruct.jobs.core.lake import Lake
+from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.runs import RunRecorder
+from webinstruct.jobs.core.session import ship_file
 from webinstruct.jobs.core.tables import RECALL_SCORES
-from webinstruct.jobs.stages.recall.rounds import current_model, documents, rows_of_run
-from webinstruct.udfs.recall import score_udf, ship_model
+from webinstruct.jobs.stages.recall.rounds import KIND, current_model, documents, rows_of_run
+from webinstruct.udfs.recall import score_udf
 
 
+@writes("recall")
 def score(spark, cfg: Config, lake: Lake, round_no: int = 1) -> dict:
     """Score documents that have no score from the round's current model."""
     model = current_model(lake, round_no)
@@ -25,7 +29,9 @@ def score(spark, cfg: Config, lake: Lake, round_no: int = 1) -> dict:
         done = lake.read("recall_scores").where(F.col("model_id") == model["model_id"]).select("doc_id")
         todo = todo.join(done, "doc_id", "left_anti")
     recorder = RunRecorder(lake, f"recall.score.{round_no}", cfg, args={"round": round_no, "model_id": model["model_id"]})
-    udf = score_udf(ship_model(spark, model["path"]), model["path"], cfg.recall.max_words)
+    rel = f"_models/{KIND}/{model['path'].rstrip('/').rsplit('/', 1)[-1]}"
+    name = ship_file(spark, model["path"], lambda local: lake.fetch_file(rel, local))
+    udf = score_udf(name, model["path"], cfg.recall.max_words)
     now = dt.datetime.now(dt.timezone.utc)
     out = todo.select(
         "doc_id", F.lit(round_no).cast("int").alias("round"), udf("text").alias("score"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import MissingInput, RecallError
 from webinstruct.jobs.core.views import read_source as read_table

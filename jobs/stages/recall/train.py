@@ -12,9 +12,11 @@ from collections import Counter
 from pathlib import Path
 
 from pyspark.sql import functions as F
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import RecallError
 from webinstruct.jobs.core.lake import Lake
+from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.runs import RunRecorder
 from webinstruct.jobs.core.tables import MODELS
 from webinstruct.jobs.stages.recall.rounds import KIND, accepted_and_rejected, current_model, documents, params_of
@@ -87,6 +89,7 @@ def training_key(positives, negatives, params: FastTextParams, cfg: Config) -> s
     return h.hexdigest()[:32]
 
 
+@writes("recall")
 def train(spark, cfg: Config, lake: Lake, round_no: int = 1, force: bool = False) -> dict:
     """Train the round's classifier; returns its models row plus `trained` (False when the
     same examples and settings already made a model, which is then reused)."""

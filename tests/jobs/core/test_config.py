@@ -1,4 +1,5 @@
 import pytest
+
 from webinstruct.jobs.cli import main
 from webinstruct.jobs.core.config import ConfigError, load_config
 
@@ -17,11 +18,30 @@ from webinstruct.jobs.core.config import ConfigError, load_config
         ('ingest.retry_statuses=["ok"]', "ingest.retry_statuses may hold partial, failed"),
         ("ingest.lid_model=/nonexistent/lid.176.bin", "ingest.lid_model: no such file"),
         ("ingest.languages=[1]", "ingest.languages and ingest.exclude must be lists of strings"),
+        # every size, count and time has a lower bound (a negative size became read(-1))
+        ("ingest.max_record_bytes=-2", "ingest.max_record_bytes must be at least 1024; got -2"),
+        ("ingest.max_html_bytes=0", "ingest.max_html_bytes must be at least 1024"),
+        ("ingest.max_chars=0", "ingest.max_chars must be at least 1"),
+        ("ingest.min_words=-1", "ingest.min_words must be at least 0"),
+        ("ingest.batch_rows=0", "ingest.batch_rows must be at least 1"),
+        ("llm.backoff_s=-1", "llm.backoff_s must be at least 0.0"),
+        ("llm.backoff_s=1000", "llm.backoff_s must be at most 300"),
+        ("lake.lease_ttl_s=1", "lake.lease_ttl_s must be at least 10.0"),
+        ("dedup.batch_bytes=10", "dedup.batch_bytes must be at least 1048576"),
+        ("extract.max_answer_chars=0", "extract.max_answer_chars must be at least 1"),
+        ("spark.remote=http://x", "spark.remote must be a Spark Connect URL, sc://host:port"),
     ],
 )
 def test_bad_overrides_name_the_key_and_what_is_allowed(override, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_config(overrides=[override])
+
+
+def test_packaged_configs_load_by_name():
+    assert load_config("databricks").lake.engine == "delta-spark" and load_config("emr").llm.gpu
+    assert load_config().extract.max_tokens == 512  # the packaged local.toml, not the built-in default
+    with pytest.raises(ConfigError, match="or name a packaged one: local, databricks, emr"):
+        load_config("nope")
 
 
 def test_bad_file_names_the_key(tmp_path):

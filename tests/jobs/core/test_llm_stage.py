@@ -1,6 +1,7 @@
 """LLM config wiring that needs no engine: GPU scheduling, engine specs, bad values."""
 
 import pytest
+
 from webinstruct.jobs.core.config import ConfigError, load_config
 from webinstruct.jobs.core.llm_stage import LlmStageError, check_model, engine_spec, map_options, resource_profile
 
@@ -134,6 +135,7 @@ def test_cpu_threads_reach_the_engine_process(monkeypatch):
     import os
 
     import torch
+
     from webinstruct.lib.llm.vllm_engine import set_cpu_threads
 
     before = torch.get_num_threads()

@@ -13,6 +13,8 @@ import datetime as dt
 import json
 
 import pytest
+
+from tests.conftest import REPO, shared
 from webinstruct.jobs.cli import main
 from webinstruct.jobs.core.lake import open_lake
 from webinstruct.jobs.core.tables import DOCUMENTS, QA_EXTRACTED, QA_REFINED
@@ -20,8 +22,6 @@ from webinstruct.jobs.stages import decontam
 from webinstruct.lib.decontam.benchmarks import load_builtin
 from webinstruct.lib.decontam.judge import combine
 from webinstruct.lib.text_normalize import normalize
-
-from tests.conftest import REPO, shared
 
 pytestmark = pytest.mark.llm
 PARAPHRASES = REPO / "tests" / "data" / "paraphrased_benchmark_items.jsonl"

@@ -7,15 +7,15 @@ import random
 from itertools import combinations
 
 import pytest
+
+from tests.conftest import shared
+from tests.planted import light_variant, load_pages, variant, vocabulary_of
 from webinstruct.jobs.core.lake import open_lake
 from webinstruct.jobs.core.tables import DOCUMENTS
 from webinstruct.jobs.stages import dedup
 from webinstruct.jobs.stages.dedup.components import connected_components
 from webinstruct.lib.dedup.minhash import jaccard, shingle_set
 from webinstruct.lib.ingest.archive import document_id, text_hash
-
-from tests.conftest import shared
-from tests.planted import light_variant, load_pages, variant, vocabulary_of
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -269,3 +269,34 @@ def test_connected_components_match_union_find(spark):
     assert len(rows) == len(expected)  # each node once
     assert {r["node"]: r["component"] for r in rows} == expected
     assert rounds < 25
+
+
+def test_a_page_written_twice_is_deduplicated_once(spark, make_config, tmp_path, planted):
+    """Two writers that once raced could leave a doc_id twice in `documents`: dedup takes
+    each id once instead of failing with a node-id collision."""
+    rows, _, _ = planted
+    lake_dir = tmp_path / "lake"
+    lake = open_lake(spark, make_config(lake=lake_dir))
+    write_documents(spark, lake, rows[:30])
+    write_documents(spark, lake, rows[:30])
+    counters, lake = run_dedup(spark, make_config, lake_dir)
+    assert counters["documents_in"] == 30 and len(outcome(lake)) == 30
+
+
+def test_a_stored_page_outside_the_input_still_catches_its_near_duplicate(spark, make_config, tmp_path, planted):
+    """Stored texts come from `documents`, not from the input view: a stored page that is no
+    longer in the input (no longer recalled, say) still matches a new near-duplicate."""
+    rows, family, _ = planted
+    lake_dir = tmp_path / "lake"
+    lake = open_lake(spark, make_config(lake=lake_dir))
+    base, light = next((rows[i], rows[i + 1]) for i in range(0, len(rows), 3)  # a page and its light edit
+                       if jaccard(shingle_set(rows[i]["text"], 5), shingle_set(rows[i + 1]["text"], 5)) >= 0.8)
+    assert family[base["doc_id"]] == family[light["doc_id"]]
+    write_documents(spark, lake, [base])
+    run_dedup(spark, make_config, lake_dir)
+    write_documents(spark, lake, [light])
+    lake.append("second_batch", spark.createDataFrame([light], DOCUMENTS))  # the input holds only the new page
+    cfg = make_config("dedup.input=second_batch", lake=lake_dir)
+    dedup.run(spark, cfg, open_lake(spark, cfg))
+    got = outcome(open_lake(spark, cfg))
+    assert got[light["doc_id"]] == (base["doc_id"], False, "near")

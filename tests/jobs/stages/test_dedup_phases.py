@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
+from tests.conftest import real_pages
 from webinstruct.jobs.core.config import load_config
 from webinstruct.jobs.core.tables import DEDUP_SKETCH
 from webinstruct.jobs.stages.dedup.candidates import Stored, bucket_members, candidate_pairs, exact_edges, star_edges
@@ -14,8 +15,6 @@ from webinstruct.jobs.stages.dedup.settings import Materializer, lsh_params
 from webinstruct.jobs.stages.dedup.sketch import sketch
 from webinstruct.jobs.stages.dedup.verify import verified_edges
 from webinstruct.lib.dedup.minhash import jaccard, shingle_set, text_set_bytes
-
-from tests.conftest import real_pages
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 NODE_SCHEMA = "doc_id string, node long, exact_hash string, shingles long, band_keys array<long>, " \

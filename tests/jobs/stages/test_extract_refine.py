@@ -12,12 +12,12 @@ import hashlib
 import json
 
 import pytest
+
+from tests.conftest import real_pages
 from webinstruct.jobs.core.lake import open_lake
 from webinstruct.jobs.core.tables import DOCUMENTS
 from webinstruct.jobs.stages import extract, refine
 from webinstruct.lib.llm.prompts import load_prompt
-
-from tests.conftest import real_pages
 
 pytestmark = pytest.mark.llm
 
@@ -151,9 +151,8 @@ def test_extract_rerun_generates_nothing(stage):
 def _seed_pairs(lake, n=3):
     """Real Stack Exchange pairs as extracted rows, so refine has input whatever the 135M
     model found on the pages."""
-    from webinstruct.jobs.core.tables import QA_EXTRACTED
-
     from tests.conftest import shared
+    from webinstruct.jobs.core.tables import QA_EXTRACTED
 
     rows = [json.loads(line) for line in open(shared("qa", "stackmathqa_700.jsonl"), encoding="utf-8")]
     short = sorted((r for r in rows if len(r["Q"]) + len(r["A"]) < 900), key=lambda r: (len(r["Q"]), r["Q"]))[:n]

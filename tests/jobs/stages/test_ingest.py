@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
-from webinstruct.jobs.core.lake import DeltaRsLake, open_lake
-from webinstruct.jobs.stages import ingest
 
 from tests.conftest import shared
+from webinstruct.jobs.core.lake import DeltaRsLake, open_lake
+from webinstruct.jobs.stages import ingest
 
 # Relaxed filters: every readable HTML page with any text is kept, so "kept" measures the
 # reader and decoders, not the quality thresholds.

@@ -15,6 +15,8 @@ import hashlib
 import json
 
 import pytest
+
+from tests.conftest import real_pages, shared
 from webinstruct.jobs.core.lake import open_lake
 from webinstruct.jobs.core.tables import DOCUMENTS, DOMAIN_VERDICTS
 from webinstruct.jobs.stages import ingest, recall
@@ -24,8 +26,6 @@ from webinstruct.lib.ingest.archive import document_id, text_hash
 from webinstruct.lib.recall.model import Scorer, evaluate, holdout
 from webinstruct.lib.recall.text import prepare
 from webinstruct.lib.urls import host_of, registered_domain
-
-from tests.conftest import real_pages, shared
 
 NEGATIVE_TYPES = ("article", "product", "service", "listing")
 # small data: more epochs and a larger rate than the paper's 3 / 0.1 over ~200K examples

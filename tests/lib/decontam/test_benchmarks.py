@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from webinstruct.lib.decontam.benchmarks import BUILTIN, BenchmarkError, load_builtin, load_file
 
 from tests.conftest import shared
+from webinstruct.lib.decontam.benchmarks import BUILTIN, BenchmarkError, load_builtin, load_file
 
 # record counts from ../shared/data/benchmarks/SOURCES.md
 COUNTS = {

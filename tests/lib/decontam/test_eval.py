@@ -18,13 +18,13 @@ import re
 
 import numpy as np
 import pytest
+
+from tests.conftest import REPO, shared
 from webinstruct.jobs.core.config import DecontamSection
 from webinstruct.lib.decontam.benchmarks import BUILTIN, load_builtin
 from webinstruct.lib.decontam.embed_index import encode, top_k
 from webinstruct.lib.decontam.ngram_index import NgramIndex
 from webinstruct.lib.text_table import render
-
-from tests.conftest import REPO, shared
 
 PARAPHRASES = REPO / "tests" / "data" / "paraphrased_benchmark_items.jsonl"
 NAMES = ["Priya", "Tomasz", "Aiko", "Mateo", "Zanele", "Henrik", "Leila", "Dmitri", "Nkechi", "Rafael", "Ingrid", "Kofi"]

@@ -7,11 +7,11 @@ import json
 import random
 
 import numpy as np
+
+from tests.conftest import shared
 from webinstruct.lib.decontam.benchmarks import Item, load_builtin
 from webinstruct.lib.decontam.ngram_index import NgramIndex, ngram_hashes
 from webinstruct.lib.text_normalize import normalize
-
-from tests.conftest import shared
 
 
 def test_ngram_hashes_equal_hashing_each_window_alone():

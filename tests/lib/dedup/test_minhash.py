@@ -7,6 +7,9 @@ import random
 import datasketch  # the reference implementation (dev extra)
 import numpy as np
 import pytest
+
+from tests.conftest import shared
+from tests.planted import load_pages
 from webinstruct.lib.dedup.minhash import (
     MAX_HASH,
     LshParams,
@@ -17,11 +20,9 @@ from webinstruct.lib.dedup.minhash import (
     shingle_set,
     shingles,
     signatures,
+    text_set_bytes,
 )
 from webinstruct.lib.text_normalize import exact_hash, normalize
-
-from tests.conftest import shared
-from tests.planted import load_pages
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +120,18 @@ def test_sketcher_reuses_repeated_texts(texts):
     assert out.shingle_counts[0] == len(shingle_set(texts[0], 5))
     again = sketcher.sketch([texts[1]])  # from the memo: same answer as the first time
     np.testing.assert_array_equal(again.band_keys[0], out.band_keys[1])
+
+
+def test_the_sketch_memo_is_bounded_in_bytes_not_entries():
+    """Big pages fill a byte budget long before a count of entries would stop them."""
+    params = LshParams(num_perm=128, bands=16, rows=8, ngram=5, seed=1)
+    sketcher = Sketcher(params, keep_sets=True, memo_bytes=1 << 20)
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(50_000)]
+    for _ in range(12):
+        texts = [" ".join(rng.choice(words) for _ in range(20_000)) for _ in range(2)]  # ~80 KB of shingle set each
+        out = sketcher.sketch(texts)
+        assert sketcher.memo_used <= 1 << 20
+    assert out.shingle_sets[0] == text_set_bytes(texts[0], 5)  # bounded, still right
+    again = sketcher.sketch([texts[1]])
+    assert again.band_keys.tolist() == out.band_keys[1:].tolist()

@@ -1,10 +1,9 @@
 import re
 
+from tests.conftest import shared
 from webinstruct.lib.ingest.charset import decode_html, python_codec
 from webinstruct.lib.ingest.http_payload import decode_body, parse_http_response
 from webinstruct.lib.ingest.warc_records import ArchiveInfo, iter_records
-
-from tests.conftest import shared
 
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 

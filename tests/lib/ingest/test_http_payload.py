@@ -3,6 +3,7 @@ import zlib
 
 import brotli
 import pytest
+
 from webinstruct.lib.ingest.http_payload import PayloadDecodeError, decode_body, parse_http_response, parse_status
 
 HTML = b"<html><head><title>t</title></head><body><p>Hello world</p></body></html>"

@@ -4,10 +4,10 @@ import threading
 import zlib
 
 import pytest
-from webinstruct.lib.ingest.stream import TruncatedArchive
-from webinstruct.lib.ingest.warc_records import ArchiveInfo, NotAnArchive, iter_records
 
 from tests.conftest import shared
+from webinstruct.lib.ingest.stream import TruncatedArchive
+from webinstruct.lib.ingest.warc_records import ArchiveInfo, NotAnArchive, iter_records
 
 
 def records(path, reader="fastwarc"):
@@ -92,3 +92,12 @@ def test_reads_over_http(tmp_path):
     finally:
         server.shutdown()
     assert [r.block for r in remote] == [r.block for r in records(path)]
+
+
+def test_arc_records_get_the_same_ids_on_every_read():
+    """warcio invents a random WARC-Record-ID for each ARC record; lineage needs a stable one."""
+    path = shared("warc", "real", "aut_IAH-2008_example.arc.gz")
+    first, second = records(path), records(path)
+    ids = [r.record_id for r in first]
+    assert ids == [r.record_id for r in second]
+    assert len(set(ids)) == len(ids) and all(i.startswith("<urn:arc-record:") for i in ids)

@@ -1,12 +1,11 @@
 """Chunking of a very long real page with the model's own tokenizer, and prompt versions."""
 
+from tests.conftest import real_pages
 from webinstruct.lib.llm.chunking import plan_chunks
 from webinstruct.lib.llm.prompts import load_prompt, parse_template
 from webinstruct.lib.llm.tokenizer import load_tokenizer
 from webinstruct.lib.qa.parse import Limits
 from webinstruct.lib.qa.tasks import ExtractTask
-
-from tests.conftest import real_pages
 
 
 def test_long_real_page_is_cut_into_overlapping_windows_that_fit(offline_model):

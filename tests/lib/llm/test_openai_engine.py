@@ -16,6 +16,7 @@ import time
 import urllib.request
 
 import pytest
+
 from webinstruct.lib.llm import ChatRequest, EngineSpec, Sampling, create_engine
 from webinstruct.lib.llm.prompts import load_prompt
 from webinstruct.lib.qa.parse import Limits, parse_extraction
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.llm
 SERVED = "smol"
 KEY_ENV = "WEBINSTRUCT_TEST_API_KEY"
 KEY = "sk-test-not-a-real-key-1234"
-TIMEOUT_S, HANG_S = 5.0, 6.0  # a real 8-token reply takes about a second here
+TIMEOUT_S, HANG_S = 10.0, 12.0  # a real 8-token reply takes about a second here (more on a loaded machine)
 
 
 def _free_port() -> int:
@@ -191,7 +192,8 @@ def test_a_key_echoed_by_the_server_never_reaches_the_result(proxy, monkeypatch)
     proxy.faults = ["echo401"]
     engine = _engine(proxy.url)
     [g] = engine.generate([_request("Q: 2+2? A: 4")], Sampling(max_tokens=8))
-    assert "HTTP 401" in g.error and "[redacted]" in g.error and KEY not in g.error
+    # Auth failures keep no body at all: only the status reaches the table.
+    assert g.error.startswith("HTTP 401") and KEY not in g.error and "Bearer" not in g.error
     assert proxy.requests == 1  # 401 is not retried
 
 

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from webinstruct.lib.qa.parse import Limits, Pair, final_answer, merge_pairs, parse_extraction, parse_refinement
 
 L = Limits(max_question_chars=200, max_answer_chars=400)

@@ -2,14 +2,13 @@
 
 import json
 
+from tests.conftest import real_pages
 from webinstruct.lib.llm.prompts import load_prompt
 from webinstruct.lib.llm.tasks import batched, run_batches
 from webinstruct.lib.llm.tokenizer import load_tokenizer
 from webinstruct.lib.llm.types import Generation
 from webinstruct.lib.qa.parse import Limits
 from webinstruct.lib.qa.tasks import ExtractTask, RefineTask
-
-from tests.conftest import real_pages
 
 
 def _reply(*pairs):
