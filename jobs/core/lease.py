@@ -4,7 +4,8 @@ Every stage reads what it has not done yet (an anti-join) long before it commits
 Delta appends never conflict, so two runs of one stage on one lake would both write the
 same rows. A run therefore takes its stage's lease first: the file is created only if
 absent, names its owner, and is renewed by a heartbeat thread; a lease whose heartbeat is
-older than `lake.lease_ttl_s` belongs to a run that died and is taken over. A second
+older than `lake.lease_ttl_s`, or whose owner process on this host is gone, belongs to a run
+that died and is taken over. A second
 writer waits up to `lake.lease_wait_s`, then stops with the owner's name.
 
 Local folders (and the /dbfs mount) create the file atomically (O_EXCL). Object stores
@@ -90,6 +91,22 @@ def _create(location: str, record: dict) -> bool:
     return current is not None and current.get("token") == record["token"]
 
 
+def _owner_dead(current: dict) -> bool:
+    """The owner ran on this host and its process is gone (a killed driver): its lease is
+    stale now, not only once the heartbeat is lake.lease_ttl_s old. Owners on other hosts
+    cannot be checked; their heartbeat decides."""
+    host, _, pid = str(current.get("owner", "")).rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, but another user's
+        return False
+    return False
+
+
 def _take_over(location: str, stale: dict) -> None:
     """Move a stale lease aside (a rename: of two runs taking over, one wins)."""
     try:
@@ -114,7 +131,7 @@ def acquire(root: str, stage: str, ttl_s: float, wait_s: float) -> Lease:
         current = _read(location)
         if current is None:
             continue  # released meanwhile: try again
-        if _now() - float(current.get("heartbeat", 0.0)) > ttl_s:
+        if _owner_dead(current) or _now() - float(current.get("heartbeat", 0.0)) > ttl_s:
             _take_over(location, current)
             continue
         if _now() >= deadline:

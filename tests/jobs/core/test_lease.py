@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -57,6 +58,29 @@ def test_a_stale_lease_is_taken_over(tmp_path):
     assert json.loads((folder / "dedup.json").read_text())["token"] == taken.token
     assert any(p.name.startswith("dedup.json.stale-") for p in folder.iterdir())  # moved aside, not lost
     release(taken)
+
+
+def test_the_lease_of_a_killed_process_on_this_host_is_taken_over_at_once(tmp_path):
+    """A driver killed mid-stage cannot release its lease; a rerun on the same host sees
+    its process is gone and does not wait out lake.lease_ttl_s. A live owner still holds."""
+    folder = tmp_path / "_leases"
+    folder.mkdir()
+    host = socket.gethostname()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for stage, pid in (("dedup", dead.pid), ("extract", alive.pid)):
+            (folder / f"{stage}.json").write_text(json.dumps({"stage": stage, "token": "t", "owner": f"{host}:{pid}",
+                                                              "started": "2026-12-01T00:00:00+00:00", "heartbeat": time.time()}))
+        taken = acquire(str(tmp_path), "dedup", ttl_s=600, wait_s=0)
+        assert json.loads((folder / "dedup.json").read_text())["token"] == taken.token
+        release(taken)
+        with pytest.raises(LeaseHeld, match=f"being written by {host}:{alive.pid}"):
+            acquire(str(tmp_path), "extract", ttl_s=600, wait_s=0)
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 def test_the_heartbeat_keeps_a_long_run_alive(tmp_path):
