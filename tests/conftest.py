@@ -57,3 +57,14 @@ def real_pages(page_type: str | None = None) -> list[dict]:
     rows = [json.loads(line) for line in open(folder / "labels.jsonl", encoding="utf-8")]
     rows = [r for r in rows if page_type is None or r["page_type"] == page_type]
     return sorted(rows, key=lambda r: (len(r["main_content"]), r["file_id"]))
+
+
+def wceb_page(file_id: str) -> tuple[str, str]:
+    """(html, url) of one wceb2026 page, decoded the way ingest decodes it."""
+    import gzip
+
+    from webinstruct.lib.ingest.charset import decode_html
+
+    row = next(r for r in real_pages() if r["file_id"] == file_id)
+    raw = gzip.decompress(shared("pages", "wceb2026", row["html"]).read_bytes())
+    return decode_html(raw, None)[0], row["url"]

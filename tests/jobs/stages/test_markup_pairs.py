@@ -15,7 +15,7 @@ import threading
 import pytest
 from pyspark.sql import functions as F
 
-from tests.conftest import shared
+from tests.conftest import wceb_page
 from webinstruct.jobs.core.config import load_config
 from webinstruct.jobs.core.lake import open_lake
 from webinstruct.jobs.stages import extract, ingest
@@ -27,13 +27,6 @@ PAGES = {
     "0056": "broken JSON-LD blocks, FAQ in microdata (freightwaves.com)",
     "0001": "an article without Q&A markup",
 }
-
-
-def _page(file_id: str) -> tuple[str, str]:
-    folder = shared("pages", "wceb2026")
-    row = next(json.loads(line) for line in open(folder / "labels.jsonl", encoding="utf-8")
-               if json.loads(line)["file_id"] == file_id)
-    return row["url"] or f"https://example.org/{file_id}", gzip.decompress((folder / row["html"]).read_bytes()).decode("utf-8", "replace")
 
 
 def _warc(path, pages: list[tuple[str, str]]) -> None:
@@ -87,7 +80,7 @@ def llm():
 @pytest.fixture(scope="module")
 def ingested(spark, tmp_path_factory):
     folder = tmp_path_factory.mktemp("markup")
-    pages = {fid: _page(fid) for fid in PAGES}
+    pages = {fid: (url or f"https://example.org/{fid}", html) for fid in PAGES for html, url in [wceb_page(fid)]}
     archive = folder / "pages.warc.gz"
     _warc(archive, list(pages.values()))
     cfg = load_config(lake=str(folder / "lake"), overrides=["ingest.languages=[]"])

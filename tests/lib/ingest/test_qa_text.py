@@ -8,7 +8,7 @@ import re
 import lxml.html
 
 from bench.extraction_quality import prf
-from tests.conftest import real_pages, shared
+from tests.conftest import wceb_page, real_pages, shared
 from webinstruct.lib.ingest.charset import decode_html
 from webinstruct.lib.ingest.qa_text import qa_main_text
 from webinstruct.lib.ingest.text_extract import ExtractOptions, extract_text
@@ -18,10 +18,7 @@ WORDS = re.compile(r"\w+", re.UNICODE)
 FULL_PAGE = ExtractOptions("resiliparse", main_content=False)
 
 
-def page(file_id: str) -> tuple[str, str]:
-    row = next(r for r in real_pages() if r["file_id"] == file_id)
-    raw = gzip.decompress(shared("pages", "wceb2026", row["html"]).read_bytes())
-    return decode_html(raw, None)[0], row["url"]
+page = wceb_page
 
 
 def words(text: str) -> str:

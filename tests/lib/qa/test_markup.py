@@ -12,7 +12,7 @@ import jstyleson
 import lxml.html
 import pytest
 
-from tests.conftest import real_pages, shared
+from tests.conftest import wceb_page, real_pages, shared
 from webinstruct.lib.ingest.charset import decode_html
 from webinstruct.lib.qa import markup
 from webinstruct.lib.qa.markup import extract_qa_markup, extract_qa_pairs
@@ -20,10 +20,7 @@ from webinstruct.lib.qa.markup import extract_qa_markup, extract_qa_pairs
 WORDS = re.compile(r"\w+", re.UNICODE)
 
 
-def page(file_id: str) -> tuple[str, str]:
-    row = next(r for r in real_pages() if r["file_id"] == file_id)
-    raw = gzip.decompress(shared("pages", "wceb2026", row["html"]).read_bytes())
-    return decode_html(raw, None)[0], row["url"]
+page = wceb_page
 
 
 def words(text: str) -> str:
