@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from webinstruct.lib.ingest.charset import decode_html
-from webinstruct.lib.ingest.qa_text import qa_main_text
+from webinstruct.lib.ingest.qa_text import qa_blocks, qa_main_text
 from webinstruct.lib.ingest.text_extract import ExtractOptions, extract_text
 from webinstruct.lib.qa.markup import extract_qa_markup
 
@@ -74,6 +74,29 @@ def markup_coverage(pages: list[dict]) -> None:
           f" (excluded); pairs produced {pairs}")
     print(f"  share of answered Questions giving pairs: {with_pairs / answered if answered else 0:.3f}")
     print("  problems: " + (", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"))
+
+
+def forum_ceiling(pages: list[dict]) -> None:
+    """Best F1 any choice of how many leading posts to keep could reach on the forum pages.
+
+    The forum labels are not one convention: some are the whole thread, some the first
+    post, some a written summary of the thread. An oracle that picks, per page, the number
+    of leading posts (or the fallback text) that scores best bounds what post selection can
+    reach on this set.
+    """
+    scores = []
+    for p in pages:
+        if p["set"] != "wceb2026" or p["type"] != "forum":
+            continue
+        candidates = [extract_text(p["text_html"], p["url"], FALLBACK)[1]]
+        found = qa_blocks(p["text_html"], p["url"])
+        if found is not None:
+            blocks = found[1]
+            candidates += ["\n\n".join(blocks[:k]) for k in range(1, len(blocks) + 1)]
+        scores.append(max(prf(c, p["truth"])[2] for c in candidates))
+    if scores:
+        print(f"forum pages: F1 ceiling of post selection (oracle prefix per page) {statistics.fmean(scores):.3f}"
+              f" over {len(scores)} pages")
 
 
 def tokens(text: str) -> Counter:
@@ -140,6 +163,7 @@ def main() -> None:
             mean = [statistics.fmean(s[i] for s in scores) for i in range(3)]
             print(f"{name:40} {group:18} {len(scores):5d} {mean[0]:6.3f} {mean[1]:6.3f} {mean[2]:6.3f} {ms:8.1f}")
         print()
+    forum_ceiling(pages)
     markup_coverage(pages)
 
 

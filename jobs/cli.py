@@ -20,9 +20,10 @@ from webinstruct.jobs.core.errors import ConfigError, WebinstructError
 from webinstruct.jobs.core.lake import open_lake
 from webinstruct.jobs.core.session import get_spark
 from webinstruct.jobs.core.summary import print_benchmarks, print_summary, run_sql, stdout_to_stderr, tables_text
-from webinstruct.jobs.stages import decontam, dedup, export, extract, ingest, recall, refine
+from webinstruct.jobs.stages import decontam, dedup, export, extract, gate, ingest, recall, refine
 from webinstruct.jobs.stages.decontam import check
 from webinstruct.lib.llm.offline import prepare
+from webinstruct.lib.qa import answers
 from webinstruct.lib.text_table import render
 
 
@@ -103,11 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("extract", parents=[common], help=_about("extract"))
     sub.add_parser("refine", parents=[common], help=_about("refine"))
+    sub.add_parser("gate", parents=[common], help=_about("gate"))
 
     p = sub.add_parser("export", parents=[common], help=_about("export"))
     p.add_argument("--out", default=None, help="target folder (default export.out)")
     p.add_argument("--format", choices=("parquet", "jsonl"), default=None, help="default export.format")
     p.add_argument("--messages", action="store_true", default=None, help="add a chat messages column")
+    p.add_argument("--min-quality", type=float, default=None, help="only pairs with quality at least this (default export.min_quality)")
 
     p = sub.add_parser("run", parents=[common], help="every stage in order (see below), incremental, then the funnel")
     p.add_argument("inputs", nargs="*", help="archives to ingest first (none: work on what the lake holds)")
@@ -133,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--limit", type=int, default=1000, help="rows to print (table format)")
+
+    p = sub.add_parser("answers", parents=[common],
+                       help="final answer of each solution in a file and whether it matches a reference (no Spark)")
+    p.add_argument("--input", required=True, help="JSONL, JSON (a list) or parquet")
+    p.add_argument("--solution-field", default="solution")
+    p.add_argument("--reference-field", default=None, help="a short answer, or a whole solution to take the answer from")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--timeout", type=int, default=5, help="seconds per equivalence check")
 
     p = sub.add_parser("demo", parents=[common], help="build the sample archive and run the pipeline on it")
     p.add_argument("--workdir", default="build/demo", help="where the sample archive is written")
@@ -188,7 +199,27 @@ def _decontam(spark, cfg, lake, args) -> int:
 
 
 def _export(spark, cfg, lake, args) -> int:
-    return _stage("export", export.run(spark, cfg, lake, args.out, args.format, args.messages), lake)
+    return _stage("export", export.run(spark, cfg, lake, args.out, args.format, args.messages, args.min_quality), lake)
+
+
+def _answers(args) -> int:
+    try:
+        rows = answers.check_rows(answers.read_rows(args.input), args.solution_field, args.reference_field, args.timeout)
+    except answers.AnswerFileError as exc:
+        print(f"answers: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    print(render(["row", "answer", "method", "reference", "match"],
+                 [[r["row"], r["answer"], r["method"], r["reference"], r["match"]] for r in rows]))
+    found = sum(r["answer"] is not None for r in rows)
+    line = f"\n{found} of {len(rows)} solutions have a final answer"
+    if args.reference_field:
+        matched = sum(bool(r["match"]) for r in rows)
+        line += f"; {matched} match their reference ({matched / len(rows) if rows else 0:.3f})"
+    print(line)
+    return 0
 
 
 def _run(spark, cfg, lake, args) -> int:
@@ -218,6 +249,7 @@ COMMANDS = {
     "decontam": _decontam,
     "extract": lambda spark, cfg, lake, args: _stage("extract", extract.run(spark, cfg, lake), lake),
     "refine": lambda spark, cfg, lake, args: _stage("refine", refine.run(spark, cfg, lake), lake),
+    "gate": lambda spark, cfg, lake, args: _stage("gate", gate.run(spark, cfg, lake), lake),
     "export": _export,
     "run": _run,
     "tables": lambda spark, cfg, lake, args: print(tables_text(lake)) or 0,
@@ -232,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     label = " ".join(x for x in (args.command, getattr(args, "step", None)) if x)
     try:
         cfg = load_config(args.config, args.lake, args.overrides, args.remote)
+        if args.command == "answers":
+            return _answers(args)
         if args.command == "models":
             print(prepare(args.out, args.force))
             return 0

@@ -38,11 +38,17 @@ ORDER BY c.level, c.tier, score DESC
 """
 
 PAIRS_QUERY = """
-SELECT d.host, e.status, r.status AS refined, w.index IS NOT NULL AS published,
-       left(coalesce(r.question, e.orig_question), 60) AS question
+SELECT d.host, e.method, e.status, r.status AS refined, q.passed AS gate, concat_ws(', ', q.reasons) AS reasons,
+       w.index IS NOT NULL AS published, left(coalesce(r.question, e.orig_question), 50) AS question
 FROM qa_extracted e JOIN documents d USING (doc_id) LEFT JOIN qa_refined r USING (qa_id)
+LEFT JOIN qa_quality q ON q.qa_id = r.qa_id AND q.refiner = r.refiner
 LEFT JOIN webinstruct w ON w.qa_id = e.qa_id AND w.refiner = r.refiner
 ORDER BY d.host, e.status
+"""
+
+PUBLISHED_QUERY = """
+SELECT method, round(quality, 2) AS quality, left(question, 70) AS question, left(answer, 70) AS answer, source
+FROM webinstruct ORDER BY quality DESC LIMIT 5
 """
 
 
@@ -55,7 +61,7 @@ def run(spark, cfg: Config, lake, workdir: str) -> int:
     pipeline.run(spark, cfg, lake, [str(archive)], out=out, messages=True)
     print(f"\nlake {lake.root}:")
     print(tables_text(lake))
-    for query in (RECALL_QUERY, DEMO_QUERY, CONTAMINATION_QUERY, PAIRS_QUERY):
+    for query in (RECALL_QUERY, DEMO_QUERY, CONTAMINATION_QUERY, PAIRS_QUERY, PUBLISHED_QUERY):
         print(f"\nwebinstruct sql \"{' '.join(query.split())}\"")
         print(run_sql(lake, query))
     return 0

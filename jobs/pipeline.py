@@ -18,7 +18,7 @@ from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.figures import funnel, funnel_table
 from webinstruct.jobs.core.llm_stage import ensure_offline_model
 from webinstruct.jobs.core.summary import print_benchmarks, print_summary
-from webinstruct.jobs.stages import decontam, dedup, export, extract, ingest, recall, refine
+from webinstruct.jobs.stages import decontam, dedup, export, extract, gate, ingest, recall, refine
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,10 @@ STEPS: tuple[Step, ...] = (
     Step("refine", "LLM: each pair rewritten with its reasoning steps",
          ("qa_extracted",), ("qa_refined",), lambda spark, cfg, lake, o: refine.run(spark, cfg, lake), refine.summary_rows,
          lambda cfg: True),
-    Step("decontam pairs", "10-gram, embedding and LLM-judge checks on refined pairs; publish the clean ones",
+    Step("gate", "quality gate on each refined pair (faithful, grounded, real answer, well-formed, plausible) and its quality figure",
+         ("qa_refined", "documents", "qa_markup"), ("qa_quality",), lambda spark, cfg, lake, o: gate.run(spark, cfg, lake),
+         gate.summary_rows),
+    Step("decontam pairs", "10-gram, embedding and LLM-judge checks on refined pairs; publish the clean ones that passed the gate, one per duplicate",
          ("qa_refined", "benchmarks"), ("contamination", "decontam_checked", "decontam_judgements", "webinstruct"),
          lambda spark, cfg, lake, o: decontam.pairs(spark, cfg, lake), decontam.summary_rows,
          lambda cfg: cfg.decontam.embed and cfg.decontam.judge),

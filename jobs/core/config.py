@@ -206,6 +206,9 @@ class RefineSection:
     check_final_answer: bool = True  # reject a rewrite whose final answer differs from the original's
     commit_pairs: int = 1024  # pairs per commit
     retry_errors: bool = True
+    # Pairs a page stated in its schema.org markup: "keep" publishes them as stated (refiner
+    # "as stated", no LLM request); "refine" sends them to the refiners like LLM pairs.
+    markup: str = field(default="keep", metadata=choice("keep", "refine"))
 
 
 @dataclass
@@ -300,12 +303,48 @@ class DecontamSection:
 
 
 @dataclass
+class GateSection:
+    """The quality gate after refinement (lib/qa/gate.py): a pair is published only when
+    no enabled check fails; rejected pairs stay in qa_quality with their reasons."""
+
+    enabled: bool = True  # false: every refined pair passes (scores are still computed)
+    checks: list = field(default_factory=lambda: ["faithful", "grounded", "answer", "wellformed", "plausible"])
+    # faithful: cosine of the extracted and refined questions (decontam.embed_model's
+    # encoder, 0 disables) and the share of the original's numbers and TeX commands kept
+    min_similarity: float = 0.6
+    min_numbers_kept: float = 1.0
+    min_grounded: float = 0.6  # grounded: share of the extracted question's content words on the page
+    min_answer_words: int = 3  # answer: content words needed when it has no number or formula
+    max_answer_question_overlap: float = 0.9  # answer: word-set Jaccard with the question at which it is a copy
+    # plausible: characters of the refined question and answer, and the language check
+    # (lid.176 on the pair must give the page's language when it is this sure)
+    min_question_chars: int = 10
+    max_question_chars: int = 8000
+    min_answer_chars: int = 1
+    max_answer_chars: int = 20000
+    check_language: bool = True
+    min_lang_score: float = 0.5
+    # quality = score_weight x gate score + recall_weight x page recall score + votes_weight
+    # x markup votes signal (accepted: 1; else log-scaled upvotes, 10 votes = 1; LLM pairs 0)
+    score_weight: float = 0.6
+    recall_weight: float = 0.2
+    votes_weight: float = 0.2
+    # pair-level dedup of the published set: exact (normalised question and answer) and
+    # near (MinHash of the question's word shingles, dedup.num_perm permutations)
+    dedup: bool = True
+    dedup_threshold: float = 0.8  # estimated Jaccard at which two questions are one
+    dedup_ngram: int = 3  # words per shingle (questions are short)
+    commit_pairs: int = 20000  # pairs per commit
+
+
+@dataclass
 class ExportSection:
     out: str = ""  # folder `webinstruct run` exports to ("" = no export); `webinstruct export --out` overrides
     format: str = field(default="parquet", metadata=choice("parquet", "jsonl"))
     messages: bool = False  # add a chat `messages` column (user question, assistant answer)
     shard_rows: int = 100_000  # rows per shard, about
     name: str = "webinstruct"  # dataset name on the card
+    min_quality: float = 0.0  # export only pairs whose quality (qa_quality, gate.*_weight) is at least this
 
 
 @dataclass
@@ -319,6 +358,7 @@ class Config:
     refine: RefineSection = field(default_factory=RefineSection)
     recall: RecallSection = field(default_factory=RecallSection)
     decontam: DecontamSection = field(default_factory=DecontamSection)
+    gate: GateSection = field(default_factory=GateSection)
     export: ExportSection = field(default_factory=ExportSection)
 
     def to_dict(self) -> dict:
@@ -462,6 +502,7 @@ def _check_cross_fields(cfg: Config) -> None:
     _check_llm(cfg)
     _check_recall(cfg)
     _check_decontam(cfg)
+    _check_gate(cfg)
     model = cfg.ingest.lid_model
     if model and "://" not in model and not Path(model).is_file():
         raise ConfigError(f"ingest.lid_model: no such file {model!r} (leave empty for the bundled lid.176.ftz)")
@@ -528,6 +569,27 @@ def _check_recall(cfg: Config) -> None:
         raise ConfigError("recall.lr and recall.judge_repetition_penalty must be > 0, recall.min_docs_share >= 0")
     if r.judge_max_tokens >= cfg.llm.max_model_len:
         raise ConfigError(f"recall.judge_max_tokens must be below llm.max_model_len ({cfg.llm.max_model_len})")
+
+
+GATE_CHECKS = ("faithful", "grounded", "answer", "wellformed", "plausible")
+
+
+def _check_gate(cfg: Config) -> None:
+    g = cfg.gate
+    bad = [c for c in g.checks if c not in GATE_CHECKS]
+    if bad:
+        raise ConfigError(f"gate.checks may hold {', '.join(GATE_CHECKS)}; got {bad!r}")
+    for key in ("min_similarity", "min_numbers_kept", "min_grounded", "max_answer_question_overlap", "min_lang_score",
+                "dedup_threshold", "score_weight", "recall_weight", "votes_weight"):
+        if not 0.0 <= getattr(g, key) <= 1.0:
+            raise ConfigError(f"gate.{key} must be between 0 and 1; got {getattr(g, key)}")
+    for key in ("min_question_chars", "max_question_chars", "min_answer_chars", "max_answer_chars", "min_answer_words"):
+        if getattr(g, key) < 0:
+            raise ConfigError(f"gate.{key} must be >= 0; got {getattr(g, key)}")
+    if g.min_question_chars > g.max_question_chars or g.min_answer_chars > g.max_answer_chars:
+        raise ConfigError("gate.min_question_chars/min_answer_chars cannot exceed gate.max_question_chars/max_answer_chars")
+    if g.dedup_ngram < 1 or g.commit_pairs < 1:
+        raise ConfigError(f"gate.dedup_ngram and gate.commit_pairs must be at least 1; got {g.dedup_ngram}, {g.commit_pairs}")
 
 
 def _check_decontam(cfg: Config) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pyspark.sql import functions as F
 
 from webinstruct.jobs.core.errors import MissingInput
-from webinstruct.jobs.core.views import DERIVED, current_pairs, read_source, refined_pairs
+from webinstruct.jobs.core.views import DERIVED, config_of, current_pairs, quality_current, read_source, refined_pairs
 from webinstruct.lib.text_table import render
 
 
@@ -43,13 +43,17 @@ def funnel(lake) -> list[tuple[str, int | None]]:
         rows.append(("pairs refined", refined_pairs(lake).count()))
     else:
         rows.append(("pairs refined", None))
+    if lake.exists("qa_quality") and lake.exists("qa_refined"):
+        rows.append(("passed the quality gate", quality_current(lake, config_of(lake)).where("passed").count()))
+    else:
+        rows.append(("passed the quality gate", None))
     rows.append(("clean pairs (webinstruct)", lake.count("webinstruct") if lake.exists("webinstruct") else None))
     return rows
 
 
 MARKUP_ROW = "  of which stated in page markup"  # a part of the row above, not a step after it
 _UNITS = {"archives": "files", "WARC records": "records", "pairs extracted": "pairs", MARKUP_ROW: "pairs", "pairs refined": "pairs",
-          "clean pairs (webinstruct)": "pairs"}
+          "passed the quality gate": "pairs", "clean pairs (webinstruct)": "pairs"}
 
 
 def funnel_table(lake) -> str:

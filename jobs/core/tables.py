@@ -312,6 +312,30 @@ DECONTAM_JUDGEMENTS = T.StructType(
     + [T.StructField("judged_at", T.TimestampType())]
 )
 
+QA_QUALITY = T.StructType(
+    [
+        T.StructField("qa_id", T.StringType()),
+        T.StructField("refiner", T.StringType()),
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("method", T.StringType()),  # llm | markup
+        T.StructField("pair_hash", T.StringType()),  # the refined texts checked: a new rewrite is checked again
+        T.StructField("gate_key", T.StringType()),  # gate version + thresholds: changing one re-checks every pair
+        T.StructField("passed", T.BooleanType()),
+        T.StructField("reasons", T.ArrayType(T.StringType())),  # the checks that failed (lib/qa/gate.py)
+        T.StructField("score", T.DoubleType()),  # the gate's heuristic score in [0, 1]
+        T.StructField("similarity", T.DoubleType()),  # cosine of extracted and refined question (null: not computed)
+        T.StructField("grounded", T.DoubleType()),  # share of the question's content words on the page
+        T.StructField("numbers_kept", T.DoubleType()),
+        T.StructField("pair_lang", T.StringType()),
+        T.StructField("quality", T.DoubleType()),  # sortable heuristic: gate score, recall score, markup votes
+        T.StructField("exact_key", T.StringType()),  # pair dedup: normalised question + answer
+        T.StructField("band_keys", T.ArrayType(T.LongType())),  # pair dedup: MinHash LSH bands of the question
+        T.StructField("shingle_set", T.BinaryType()),  # pair dedup: the question's shingle hashes, for verification
+        T.StructField("run_id", T.StringType()),
+        T.StructField("checked_at", T.TimestampType()),
+    ]
+)
+
 WEBINSTRUCT = T.StructType(
     [
         T.StructField("index", T.LongType()),  # stable across runs and exports (hash of qa_id and refiner)
@@ -331,5 +355,8 @@ WEBINSTRUCT = T.StructType(
         T.StructField("extract_model", T.StringType()),
         T.StructField("extract_prompt_version", T.StringType()),
         T.StructField("refine_prompt_version", T.StringType()),
+        T.StructField("method", T.StringType()),  # llm | markup (the page stated the pair in its schema.org markup)
+        T.StructField("quality", T.DoubleType()),  # qa_quality.quality: a heuristic to sort and cut on
+        T.StructField("duplicates", T.LongType()),  # other published-quality pairs this one stands for (pair dedup)
     ]
 )

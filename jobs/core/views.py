@@ -14,11 +14,15 @@ extracted pairs (`current_pairs`) and the refined pairs that count (`refined_pai
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import MissingInput
+from webinstruct.lib.qa.gate import GateOptions
 
 
 def documents_dedup(lake):
@@ -65,8 +69,12 @@ def domain_verdicts(lake):
     return rows.withColumn("_n", F.row_number().over(order)).where("_n = 1").drop("_n")
 
 
-def _config(lake):
+def config_of(lake):
+    """The config the lake was opened with (defaults when a caller set none)."""
     return getattr(lake, "config", None) or Config()
+
+
+_config = config_of
 
 
 def _recalled_needs(lake) -> tuple[str, ...]:
@@ -159,6 +167,40 @@ def current_pairs(lake):
     """qa_extracted as it stands: per document, model and prompt version, the rows of the
     latest attempt only (what refine and later stages read)."""
     return latest_attempt(lake.read("qa_extracted"), ["doc_id", "model", "prompt_version"])
+
+
+def gate_options(cfg: Config) -> GateOptions:
+    """The gate's thresholds from config; their key marks qa_quality rows."""
+    g = cfg.gate
+    return GateOptions(
+        min_similarity=g.min_similarity, min_numbers_kept=g.min_numbers_kept, min_grounded=g.min_grounded,
+        min_answer_words=g.min_answer_words, max_answer_question_overlap=g.max_answer_question_overlap,
+        min_question_chars=g.min_question_chars, max_question_chars=g.max_question_chars,
+        min_answer_chars=g.min_answer_chars, max_answer_chars=g.max_answer_chars, check_language=g.check_language,
+        min_lang_score=g.min_lang_score, checks=tuple(g.checks),
+    )
+
+
+def gate_key(cfg: Config) -> str:
+    """What a qa_quality row was computed under: the gate's thresholds, the quality weights,
+    the encoder and the pair-dedup sketch settings. Changing any of them re-checks."""
+    g = cfg.gate
+    extra = json.dumps([g.score_weight, g.recall_weight, g.votes_weight, g.dedup_threshold, g.dedup_ngram, cfg.dedup.num_perm,
+                        cfg.dedup.seed, cfg.decontam.embed_model, cfg.ingest.lid_model])
+    return gate_options(cfg).key() + "-" + hashlib.blake2b(extra.encode(), digest_size=4).hexdigest()
+
+
+def pair_hash():
+    """The refined texts a qa_quality row checked: a new rewrite gets a new row."""
+    return F.sha2(F.concat_ws("\x1f", F.coalesce("question", F.lit("")), F.coalesce("answer", F.lit(""))), 256)
+
+
+def quality_current(lake, cfg: Config):
+    """qa_quality rows for the refined texts as they stand, under the current gate settings."""
+    key = gate_key(cfg)
+    rows = lake.read("qa_quality").where(F.col("gate_key") == key)
+    pairs = refined_pairs(lake).withColumn("pair_hash", pair_hash()).select("qa_id", "refiner", "pair_hash")
+    return rows.join(pairs, ["qa_id", "refiner", "pair_hash"], "left_semi").dropDuplicates(["qa_id", "refiner"])
 
 
 def refined_pairs(lake):

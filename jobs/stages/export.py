@@ -29,6 +29,7 @@ from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import BENCHMARK_SUMMARY_COLUMNS, benchmark_summary
 from webinstruct.jobs.core.errors import ExportError
 from webinstruct.jobs.core.figures import funnel, models_used
+from webinstruct.jobs.core.views import quality_current
 from webinstruct.lib.text_table import markdown
 
 COLUMNS = ["orig_question", "orig_answer", "question", "answer", "source", "index"]
@@ -38,13 +39,17 @@ STAGING = ".webinstruct-tmp-"  # sibling folders an export builds in, removed wh
 STALE_S = 3600  # a staging sibling older than this belongs to a killed export: removed
 
 
-def run(spark, cfg: Config, lake, out: str | None = None, fmt: str | None = None, messages: bool | None = None) -> dict:
+def run(spark, cfg: Config, lake, out: str | None = None, fmt: str | None = None, messages: bool | None = None,
+        min_quality: float | None = None) -> dict:
     """Export `webinstruct` to `out` (default export.out). The export is built in a sibling
     folder and swapped in; an unchanged table exported the same way writes nothing."""
     e = cfg.export
     out = str(out or e.out or "").rstrip("/")
     fmt = fmt or e.format
     messages = e.messages if messages is None else messages
+    min_quality = e.min_quality if min_quality is None else min_quality
+    if not 0.0 <= min_quality <= 1.0:
+        raise ExportError(f"--min-quality must be between 0 and 1; got {min_quality}")
     if fmt not in ("parquet", "jsonl"):
         raise ExportError(f"--format must be parquet or jsonl; got {fmt!r}")
     if not out:
@@ -54,14 +59,15 @@ def run(spark, cfg: Config, lake, out: str | None = None, fmt: str | None = None
     if storage.inside(out, lake.root) or storage.inside(lake.root, out):
         raise ExportError(f"--out {out} is inside the lake {lake.root} (or holds it); export to a folder outside the lake")
     facts = own_card(out)
-    stamp = {"webinstruct_version": lake.version("webinstruct"), "format": fmt, "messages": bool(messages), "shard_rows": e.shard_rows}
+    stamp = {"webinstruct_version": lake.version("webinstruct"), "format": fmt, "messages": bool(messages), "shard_rows": e.shard_rows,
+             "min_quality": min_quality}
     if facts is not None and all(facts.get(k) == v for k, v in stamp.items()):  # same table, same way: nothing to do
         return {"rows": facts.get("rows", 0), "shards": len(facts.get("files", [])), "files": facts.get("files", []),
                 "skipped": True, "out": out}
     _remove_stale_staging(out)
     staging = f"{out}{STAGING}{uuid.uuid4().hex[:12]}"
     try:
-        total, files = _write_shards(lake, staging, fmt, messages, e.shard_rows)
+        total, files = _write_shards(lake, staging, fmt, messages, e.shard_rows, min_quality)
         card = dataset_card(spark, cfg, lake, total, fmt, messages, files)
         card["facts"].update(stamp, generator=GENERATOR, own=list(OWN))
         storage.write_text(f"{staging}/README.md", card["markdown"])
@@ -100,9 +106,11 @@ def _remove_stale_staging(out: str) -> None:
             storage.remove(f"{parent}/{entry.base_name}")
 
 
-def _write_shards(lake, staging: str, fmt: str, messages: bool, shard_rows: int) -> tuple[int, list[str]]:
+def _write_shards(lake, staging: str, fmt: str, messages: bool, shard_rows: int, min_quality: float = 0.0) -> tuple[int, list[str]]:
     """Spark writes the part files; they are renamed to data/train-i-of-n in `staging`."""
     table = lake.read("webinstruct")
+    if min_quality > 0 and "quality" in table.columns:
+        table = table.where(F.coalesce(F.col("quality"), F.lit(0.0)) >= min_quality)
     total = table.count()
     shards = max(1, math.ceil(total / shard_rows))
     data = table.select(*COLUMNS)
@@ -181,6 +189,8 @@ def dataset_card(spark, cfg: Config, lake, total: int, fmt: str, messages: bool,
         "## Funnel\n", markdown(["stage", "count"], [[s, "-" if n is None else n] for s, n in steps]) + "\n",
         "## Sources (top 25 domains)\n", markdown(["domain", "pairs"], [list(x) for x in sources]) + "\n",
         "## Models and prompts\n", markdown(["stage", "model", "prompt version", "rows"], [list(x) for x in used]) + "\n",
+        "## Quality gate\n",
+        gate_text(cfg, lake, facts) + "\n",
         "## Decontamination\n",
         f"Tier 1: word {d.ngram}-grams (each with at least {d.min_content} content words) shared with a benchmark question, "
         f"on pages{' ' if d.pages else ' (off) '}and on the pairs' {', '.join(d.pair_fields)}. "
@@ -192,6 +202,27 @@ def dataset_card(spark, cfg: Config, lake, total: int, fmt: str, messages: bool,
         "Every finding, with its evidence, is in the lake's `contamination` table.\n",
     ]
     return {"markdown": header + "\n" + "\n".join(body), "facts": facts}
+
+
+def gate_text(cfg: Config, lake, facts: dict) -> str:
+    """The gate's outcome and settings for the card; facts gain the same figures."""
+    g = cfg.gate
+    if not lake.exists("qa_quality") or not lake.exists("qa_refined"):
+        return "No pair went through the quality gate."
+    rows = quality_current(lake, cfg)
+    counts = {r["passed"]: int(r["n"]) for r in rows.groupBy("passed").agg(F.count("*").alias("n")).collect()}
+    reasons = [(r["reason"], int(r["n"])) for r in rows.select(F.explode("reasons").alias("reason")).groupBy("reason")
+               .agg(F.count("*").alias("n")).orderBy(F.desc("n"), "reason").limit(10).collect()]
+    dups = lake.read("webinstruct").agg(F.sum("duplicates")).collect()[0][0] or 0
+    facts["gate"] = {"passed": counts.get(True, 0), "rejected": counts.get(False, 0), "reasons": dict(reasons),
+                     "duplicates_removed": int(dups), "checks": list(g.checks), "enabled": g.enabled}
+    text = (f"{counts.get(True, 0)} refined pairs passed and {counts.get(False, 0)} were rejected by the checks "
+            f"{', '.join(g.checks)} (lib/qa/gate.py){'' if g.enabled else '; the gate is off, so rejected pairs were published too'}. "
+            f"Pair-level dedup removed {int(dups)} exact or near copies. `quality` in the lake's `qa_quality` and "
+            "`webinstruct` tables is a heuristic (gate score, page recall score, markup votes) to sort and cut on.\n")
+    if reasons:
+        text += "\n" + markdown(["rejection reason", "pairs"], [list(x) for x in reasons]) + "\n"
+    return text
 
 
 def summary_rows(result: dict, lake=None) -> list[tuple[str, object]]:

@@ -7,7 +7,8 @@ pairs); with "all" every refiner rewrites every pair. Refiners run one after ano
 an executor holds one model at a time. A rewrite that changes the original's final
 answer is rejected (`final_answer_changed`). Resumable like extract: commits every
 `refine.commit_pairs` pairs; a rerun does only the (pair, refiner, prompt version) rows
-that are missing.
+that are missing. Pairs a page stated in its markup are exact already: with
+`refine.markup = "keep"` they pass through as stated (refiner `as stated`), no LLM request.
 
     webinstruct refine
 """
@@ -29,7 +30,7 @@ from webinstruct.jobs.core.tables import QA_REFINED
 from webinstruct.jobs.core.views import current_pairs, latest_attempt
 from webinstruct.lib.llm.prompts import PromptError, load_prompt
 from webinstruct.lib.qa.parse import Limits
-from webinstruct.lib.qa.tasks import RefineTask
+from webinstruct.lib.qa.tasks import AS_STATED, MARKUP_VERSION, RefineTask
 
 TABLE = "qa_refined"
 SOURCE = "qa_extracted"
@@ -60,8 +61,12 @@ def run(spark, cfg: Config, lake: Lake) -> dict:
     for spec in specs:
         preflight(spark, cfg, spec)
     recorder = RunRecorder(lake, "refine", cfg, args={"models": models, "assign": r.assign, "prompt_version": prompt.version})
-    pairs = current_pairs(lake).where(F.col("status") == "ok").select("qa_id", "doc_id", "orig_question", "orig_answer")
-    pairs = pairs.dropDuplicates(["qa_id"])
+    pairs = current_pairs(lake).where(F.col("status") == "ok")
+    kept = Counter()
+    if r.markup == "keep" and "method" in pairs.columns:
+        kept = _keep_markup(lake, pairs.where(F.col("method") == "markup"), recorder.run_id)
+        pairs = pairs.where(F.col("method").isNull() | (F.col("method") != "markup"))
+    pairs = pairs.select("qa_id", "doc_id", "orig_question", "orig_answer").dropDuplicates(["qa_id"])
     limits = Limits(r.max_question_chars, r.max_answer_chars)
     samp = sampling(r, cfg.llm.seed)
     totals: Counter = Counter()
@@ -91,11 +96,32 @@ def run(spark, cfg: Config, lake: Lake) -> dict:
         totals.update(counters)
     totals["pairs_in"] = totals.pop("records_in", 0)
     totals["refiners"] = len(models)
+    totals.update(kept)
     totals.update(status_counters(lake, TABLE, recorder.run_id))
     counters = dict(totals)
     recorder.finish("ok", counters)
     return counters
 
 
+def _keep_markup(lake: Lake, pairs, run_id: str) -> Counter:
+    """qa_refined rows for markup pairs, as the page stated them: one commit, no LLM."""
+    todo = pairs.dropDuplicates(["qa_id"])
+    if lake.exists(TABLE):
+        done = lake.read(TABLE).where(F.col("refiner") == AS_STATED).select("qa_id")
+        todo = todo.join(done, "qa_id", "left_anti")
+    out = todo.select(
+        "qa_id", F.lit(AS_STATED).alias("refiner"), "doc_id", F.lit("ok").alias("status"),
+        F.lit(None).cast("string").alias("reject_reason"), F.col("orig_question").alias("question"),
+        F.col("orig_answer").alias("answer"), "orig_question", "orig_answer", F.lit(None).cast("string").alias("raw_output"),
+        F.lit(None).cast("string").alias("finish_reason"), F.lit(None).cast("string").alias("error"),
+        F.lit(AS_STATED).alias("model"), F.lit(MARKUP_VERSION).alias("prompt_version"), F.lit(0).cast("long").alias("prompt_tokens"),
+        F.lit(0).cast("long").alias("completion_tokens"), F.lit(None).cast("string").alias("generation_id"),
+        F.lit(run_id).alias("run_id"), F.current_timestamp().alias("refined_at"),
+    ).select(*QA_REFINED.fieldNames())
+    commit = lake.append(TABLE, out, txn=(f"webinstruct.refine.markup.{run_id}", 0))
+    return Counter(markup_kept=commit.rows)
+
+
 def summary_rows(counters: dict, lake: Lake | None = None) -> list[tuple[str, object]]:
-    return [("refiners", counters.get("refiners", 0))] + llm_summary(counters, "pairs in (new, all refiners)", "pairs_in")
+    return ([("refiners", counters.get("refiners", 0)), ("markup pairs kept as stated (no LLM)", counters.get("markup_kept", 0))]
+            + llm_summary(counters, "pairs in (new, all refiners)", "pairs_in"))

@@ -1,7 +1,7 @@
 """Build the demo's WARC from the pages shipped in lib/demo_pages.
 
 The archive mixes what a real crawl holds: Q&A (two stating their pairs in schema.org
-markup, with MathJax and KaTeX formulas), tutorial, article and product pages, a
+markup, with MathJax and KaTeX formulas), a long forum thread, tutorial, article and product pages, a
 non-English page, a near-empty page, a forum page that quotes a benchmark item, plus a request record, a 404, an image and a
 revisit, so the demo shows each of ingest's keep and drop paths; and two copies fetched a
 day later, a verbatim mirror and a syndicated repost with its own banner and footer, so
@@ -33,6 +33,8 @@ PAGES = {
     # JSON-LD (beside a broken JSON-LD block) with KaTeX: exact pairs without the LLM
     "qa_markup_circle.html": ("https://geometry-qa.example.org/q/318/circle-area-from-circumference", "utf-8", "utf-8"),
     "faq_percentages.html": ("https://maths-study.example.com/guides/percentages/faq", "utf-8", "utf-8"),
+    # a long forum thread (Discourse-like post bodies, TeX in $..$): two questions, answers in later posts
+    "forum_thread_compound_interest.html": ("https://maths-help.example.org/t/1207/compound-interest-book-answer", "utf-8", "utf-8"),
     # quotes an item of the demo benchmark (lib/demo/benchmark.py): decontamination drops it
     "qa_trains.html": ("https://mathforum.example.org/t/2291/two-trains-meeting", "utf-8", "utf-8"),
 }

@@ -51,6 +51,7 @@ POST_BODY_SELECTORS = ", ".join(
         ".commtext",
         ".usertext-body",
         "[slot=text-body]",  # HN, old and new Reddit
+        ".msg_text",  # GameFAQs-style message boards (the text, not the signature)
     ]
 )
 # Substrings that must be present before the page is parsed at all.
@@ -74,6 +75,7 @@ STRUCTURE_MARKERS = (
     "usertext-body",
     "text-body",
     "DiscussionForumPosting",
+    "msg_text",
 )
 # articleBody is every news article's body and blogs mark their comments as Comment:
 # schema.org post text counts only inside a forum post, question, answer, or a comment
@@ -115,6 +117,22 @@ def qa_main_text(
     pairs: MarkupResult | Sequence[QAPair] | None = None,
 ) -> tuple[str, str] | None:
     """(title, text) of a Q&A or forum page, or None when the page does not look like one."""
+    found = qa_blocks(html, url, pairs)
+    if found is None:
+        return None
+    title, blocks = found
+    text = "\n\n".join(blocks).strip()
+    if len(text) < MIN_TEXT_CHARS:
+        return None
+    return title, text
+
+
+def qa_blocks(
+    html: str,
+    url: str | None,
+    pairs: MarkupResult | Sequence[QAPair] | None = None,
+) -> tuple[str, list[str]] | None:
+    """(title, posts in page order) of a Q&A or forum page; None when it does not look like one."""
     if not isinstance(html, str) or not looks_like_qa(html):
         return None
     try:
@@ -127,11 +145,7 @@ def qa_main_text(
         return None
     if not markup and not posts:
         return None
-    blocks = _merge(markup, posts)
-    text = "\n\n".join(blocks).strip()
-    if len(text) < MIN_TEXT_CHARS:
-        return None
-    return _title(tree), text
+    return _title(tree), _merge(markup, posts)
 
 
 def _title(tree: HTMLTree) -> str:

@@ -33,6 +33,7 @@ def _hash(*parts: str) -> str:
 
 MARKUP_MODEL = "schema.org markup"  # the `model` of pairs a page stated itself
 MARKUP_VERSION = "markup-1"  # their `prompt_version`: a change in how they are chosen is a new one
+AS_STATED = "as stated"  # the `refiner` of markup pairs published unchanged (refine.markup = "keep")
 
 
 def markup_rows(doc_id: str, url: str | None, pairs: list[dict], limits: Limits) -> list[dict]:

@@ -21,6 +21,7 @@ from webinstruct.jobs import demo, pipeline
 from webinstruct.jobs.core.lake import open_lake
 from webinstruct.jobs.stages import export as export_stage
 from webinstruct.lib.demo.benchmark import ITEMS
+from webinstruct.lib.qa.gate import NUMBER, content_words, debris, grounded_share
 from webinstruct.lib.text_normalize import normalize
 
 pytestmark = pytest.mark.llm
@@ -61,7 +62,7 @@ def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config
     out = capsys.readouterr().out
     docs = {r["url"]: r for r in lake.read("documents").collect()}
     by_id = {r["doc_id"]: u for u, r in docs.items()}
-    assert len(docs) == 11  # 9 pages kept by ingest + 2 later copies
+    assert len(docs) == 12  # 10 pages kept by ingest + 2 later copies
     assert "dropped: language" in out and "dropped: too_short" in out and "dropped: revisit" in out
     # recall keeps the Q&A and tutorial pages, drops the shop and gardening pages
     scores = {by_id[r["doc_id"]]: r["score"] for r in lake.read("recall_scores").collect()}
@@ -81,7 +82,7 @@ def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config
     assert hit["evidence"] in normalize(ITEMS[0][1])
     lake.register_views()
     clean = {r["doc_id"] for r in spark.table("documents_clean").collect()}
-    assert len(clean) == 6 and docs[TRAINS]["doc_id"] not in clean
+    assert len(clean) == 7 and docs[TRAINS]["doc_id"] not in clean
     extracted = lake.read("qa_extracted").collect()
     assert {r["doc_id"] for r in extracted} == clean
     # the two pages stating their pairs in schema.org markup: those pairs, no LLM request
@@ -91,13 +92,28 @@ def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config
     (circle,) = [r for r in markup if by_id[r["doc_id"]] == CIRCLE]
     assert circle["orig_answer"].startswith("Get the radius") and "$$A = \\pi r^2" in circle["orig_answer"]
     assert "$C = 10\\pi$" in docs[CIRCLE]["text"] and "of which stated in page markup" in out
-    # publish: every refined-ok pair that no tier flagged, with lineage to its WARC record
+    # publish: every refined-ok pair that passed the gate and no tier flagged, one per
+    # duplicate group, with lineage to its WARC record
     refined_ok = {(r["qa_id"], r["refiner"]) for r in lake.read("qa_refined").where("status = 'ok'").collect()}
     flagged = {(r["qa_id"], r["refiner"]) for r in lake.read("contamination").where("level = 'pair' AND verdict IN ('contaminated', 'unparsed')").collect()}
+    gate = {(r["qa_id"], r["refiner"]): r for r in lake.read("qa_quality").collect()}
+    assert set(gate) == refined_ok and all(r["reasons"] for r in gate.values() if not r["passed"])
+    passed = {k for k, r in gate.items() if r["passed"]}
     published = {(r["qa_id"], r["refiner"]): r for r in lake.read("webinstruct").collect()}
-    assert set(published) == refined_ok - flagged
+    assert set(published) <= (refined_ok & passed) - flagged
+    assert sum(r["duplicates"] for r in published.values()) == len((refined_ok & passed) - flagged) - len(published)
     for r in published.values():
         assert by_id[r["doc_id"]] == r["url"] and r["warc_path"].endswith("webinstruct-demo.warc.gz") and r["warc_offset"] >= 0
+        # every published pair is grounded in its page and has a real answer
+        page = docs[r["url"]]["text"]
+        assert grounded_share(r["orig_question"], page) >= 0.6 and not debris(r["answer"]), r
+        assert len(content_words(r["answer"])) >= 3 or NUMBER.search(r["answer"]), r
+    # the pairs the pages stated in markup are published exactly as stated
+    stated = {(m["orig_question"], m["orig_answer"]) for m in markup}
+    assert stated == {(r["question"], r["answer"]) for r in published.values() if r["method"] == "markup"}
+    assert all(r["refiner"] == "as stated" for r in published.values() if r["method"] == "markup")
+    assert "passed the quality gate" in out and "SELECT method, round(quality, 2)" in out
+    assert circle["orig_question"][:40] in out.split("SELECT method, round(quality, 2)")[1]
     # export: WebInstructSub shards with messages, a dataset card, nothing else
     export = work / "export"
     assert sorted(p.name for p in export.iterdir()) == ["README.md", "card.json", "data"]
@@ -112,7 +128,7 @@ def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config
     card = (export / "README.md").read_text()
     facts = json.loads((export / "card.json").read_text())
     assert f"num_examples: {len(published)}" in card and "| demo_bench | 8 | 1 |" in card
-    assert facts["funnel"]["pages passing decontamination"] == 6 and facts["funnel"]["clean pairs (webinstruct)"] == len(published)
+    assert facts["funnel"]["pages passing decontamination"] == 7 and facts["funnel"]["clean pairs (webinstruct)"] == len(published)
     assert "clean pairs (webinstruct)" in out and "kept of previous" in out
     assert export_stage.run(spark, cfg, lake, str(export), "parquet", True)["skipped"]  # same table, same way: nothing written
 

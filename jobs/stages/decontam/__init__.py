@@ -99,5 +99,6 @@ def summary_rows(counters: dict, lake=None) -> list[tuple[str, object]]:
         ]
     if "published" in counters:
         rows += [("pairs published (webinstruct)", g("published", 0)),
+                 ("pairs waiting for the gate (webinstruct gate)", g("gate_pending", 0)),
                  ("webinstruct rewritten", "yes" if g("published_changed") else "no (unchanged)")]
     return rows or [("nothing to do (decontam.pages = false)", 0)]

@@ -1,5 +1,7 @@
-"""The published set: `webinstruct` rebuilt from the refined pairs every enabled tier has
-checked and none flagged, with lineage to the WARC record; an unchanged result writes nothing."""
+"""The published set: `webinstruct` rebuilt from the refined pairs the quality gate passed
+and every enabled tier has checked and none flagged, one per duplicate group (pair-level
+dedup, jobs/core/pair_dedup.py), with lineage to the WARC record; an unchanged result
+writes nothing."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ from pyspark.sql import functions as F
 
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import CHECKED, current_contamination
+from webinstruct.jobs.core.pair_dedup import dedup_pairs
 from webinstruct.jobs.core.tables import WEBINSTRUCT
-from webinstruct.jobs.core.views import current_pairs, refined_pairs
+from webinstruct.jobs.core.views import current_pairs, quality_current, refined_pairs
 from webinstruct.jobs.stages.decontam.bench import Bench
 from webinstruct.jobs.stages.decontam.tiers import unit_id
 
@@ -42,12 +45,28 @@ def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual
                 decided = current.where(F.col("tier") == 3).select("qa_id", "refiner", "benchmark", "item_id")
                 waiting = cands.join(decided, ["qa_id", "refiner", "benchmark", "item_id"], "left_anti").select("qa_id", "refiner").distinct()
                 pairs = pairs.join(waiting, ["qa_id", "refiner"], "left_anti")
-    docs = lake.read("documents").select("doc_id", "url", "domain", "crawl", "warc_path", "warc_offset", "warc_record_id")
-    extracted = current_pairs(lake).select("qa_id", F.col("model").alias("extract_model"),
-                                           F.col("prompt_version").alias("extract_prompt_version")).dropDuplicates(["qa_id"])
+    pairs = _gated(spark, cfg, lake, pairs)
+    docs = lake.read("documents").select("doc_id", "url", "domain", "crawl", "warc_path", "warc_offset", "warc_record_id",
+                                         "fetch_time")
+    extracted = current_pairs(lake)
+    method = F.coalesce(F.col("method"), F.lit("llm")) if "method" in extracted.columns else F.lit("llm")
+    extracted = extracted.select("qa_id", F.col("model").alias("extract_model"), method.alias("method"),
+                                 F.col("prompt_version").alias("extract_prompt_version")).dropDuplicates(["qa_id"])
+    out = pairs.join(docs, "doc_id", "left").join(extracted, "qa_id", "left")
+    if cfg.gate.dedup and "band_keys" in out.columns:
+        published = (lake.read(PUBLISHED).select("qa_id", "refiner", F.lit(True).alias("_published"))
+                     if lake.exists(PUBLISHED) else None)
+        ranked = out.join(published, ["qa_id", "refiner"], "left") if published is not None else out.withColumn("_published", F.lit(None))
+        ranked = ranked.select(
+            "qa_id", "refiner", "exact_key", "band_keys", "shingle_set", F.coalesce("_published", F.lit(False)).alias("_published"),
+            F.col("_accepted"), F.col("_votes"), F.col("score").alias("_score"), F.col("fetch_time").alias("_fetch"))
+        out = out.join(dedup_pairs(ranked, cfg.gate.dedup_threshold), ["qa_id", "refiner"], "inner")
+    else:
+        out = out.withColumn("duplicates", F.lit(0).cast("long"))
+    if "quality" not in out.columns:
+        out = out.withColumn("quality", F.lit(None).cast("double"))
     out = (
-        pairs.join(docs, "doc_id", "left").join(extracted, "qa_id", "left")
-        .withColumn("index", F.xxhash64("qa_id", "refiner").bitwiseAND(F.lit(0x7FFFFFFFFFFFFFFF)))
+        out.withColumn("index", F.xxhash64("qa_id", "refiner").bitwiseAND(F.lit(0x7FFFFFFFFFFFFFFF)))
         .withColumn("source", F.coalesce("domain", F.lit("")))
         .withColumn("refine_prompt_version", F.col("prompt_version"))
         .select(*WEBINSTRUCT.fieldNames())
@@ -58,10 +77,48 @@ def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual
         out = spark.read.parquet(scratch)
         total = out.count()
         if lake.exists(PUBLISHED):
-            old = lake.read(PUBLISHED).select(*WEBINSTRUCT.fieldNames())
-            if old.count() == total and out.exceptAll(old).limit(1).count() == 0:
-                return {"published": total, "published_changed": 0}
+            old = lake.read(PUBLISHED)
+            same_shape = old.columns == WEBINSTRUCT.fieldNames()
+            if same_shape and old.count() == total and out.exceptAll(old).limit(1).count() == 0:
+                return {"published": total, "published_changed": 0, "gate_pending": gate_pending(cfg, lake)}
         lake.replace(PUBLISHED, out)
     finally:
         lake.remove_tree(scratch)
-    return {"published": total, "published_changed": 1}
+    return {"published": total, "published_changed": 1, "gate_pending": gate_pending(cfg, lake)}
+
+
+def _gated(spark, cfg: Config, lake, pairs):
+    """Refined pairs with their current qa_quality row; with the gate on, only those that
+    passed (a pair the gate has not checked yet waits for `webinstruct gate`). With it off,
+    every pair, its gate figures where it has them."""
+    if not lake.exists("qa_quality"):
+        if cfg.gate.enabled:
+            return pairs.limit(0).withColumn("quality", F.lit(None).cast("double"))
+        return pairs
+    quality = quality_current(lake, cfg)
+    if cfg.gate.enabled:
+        quality = quality.where("passed")
+    rows = quality.select("qa_id", "refiner", "score", "quality", "exact_key", "band_keys", "shingle_set")
+    out = pairs.join(rows, ["qa_id", "refiner"], "inner" if cfg.gate.enabled else "left")
+    # a pair without gate figures is its own exact group and has no near candidates
+    out = out.withColumn("exact_key", F.coalesce("exact_key", F.concat_ws("\x1f", "qa_id", "refiner")))
+    markup = _markup_signal(lake)
+    return out.join(markup, ["doc_id", "orig_question"], "left") if markup is not None else \
+        out.withColumn("_accepted", F.lit(None).cast("boolean")).withColumn("_votes", F.lit(None).cast("long"))
+
+
+def gate_pending(cfg: Config, lake) -> int:
+    """Refined pairs that wait for the gate before they can be published."""
+    if not cfg.gate.enabled or not lake.exists("qa_refined"):
+        return 0
+    pairs = refined_pairs(lake)
+    if not lake.exists("qa_quality"):
+        return pairs.count()
+    return pairs.join(quality_current(lake, cfg).select("qa_id", "refiner"), ["qa_id", "refiner"], "left_anti").count()
+
+
+def _markup_signal(lake):
+    if not lake.exists("qa_markup"):
+        return None
+    return lake.read("qa_markup").groupBy("doc_id", F.col("question").alias("orig_question")).agg(
+        F.max(F.col("accepted").cast("int")).cast("boolean").alias("_accepted"), F.max("votes").cast("long").alias("_votes"))

@@ -25,7 +25,7 @@ from webinstruct.lib.text_normalize import normalize
 
 pytestmark = pytest.mark.llm
 PARAPHRASES = REPO / "tests" / "data" / "paraphrased_benchmark_items.jsonl"
-OVERRIDES = ["decontam.flag_threshold=2.0", "decontam.judge_threshold=0.75", "llm.max_model_len=1024", "llm.partitions=1"]
+OVERRIDES = ["gate.enabled=false", "decontam.flag_threshold=2.0", "decontam.judge_threshold=0.75", "llm.max_model_len=1024", "llm.partitions=1"]
 
 
 def _pair(qa_id, question, answer, refiner="m1", status="ok"):
