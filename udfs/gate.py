@@ -17,7 +17,7 @@ import pandas as pd
 from webinstruct.lib.dedup.minhash import LshParams, Sketcher, set_jaccard
 from webinstruct.lib.decontam.embed_index import encode
 from webinstruct.lib.ingest.langid import LanguageIdentifier
-from webinstruct.lib.qa.gate import GateOptions, PairInput, check
+from webinstruct.lib.qa.gate import GateOptions, PairInput, check, number_key, page_words
 from webinstruct.lib.text_normalize import exact_hash, normalize
 
 
@@ -61,12 +61,16 @@ def gate_map(options: GateOptions, embed_model: str, embed_device: str, embed_th
                 sims = similarities([r["orig_question"] or "" for r in rows], [r["question"] or "" for r in rows],
                                     embed_model, embed_device, embed_threads)
             sketches = sketcher.sketch([r["question"] or "" for r in rows])
+            words: dict[str, frozenset] = {}  # a page's words, once per page in the batch
             out = []
             for i, r in enumerate(rows):
+                if r["doc_id"] not in words:
+                    words[r["doc_id"]] = frozenset(page_words(r["page_text"] or ""))
                 lang, lang_score = langid.predict(f"{r['question'] or ''} {r['answer'] or ''}") if langid else ("", 0.0)
                 result = check(PairInput(
                     orig_question=r["orig_question"] or "", orig_answer=r["orig_answer"] or "",
                     question=r["question"] or "", answer=r["answer"] or "", page_text=r["page_text"] or "",
+                    page_words=words[r["doc_id"]] if r["page_text"] else None,
                     page_lang=r["page_lang"] or "", pair_lang=lang, pair_lang_score=lang_score, similarity=sims[i],
                     method=r["method"] or "llm",
                 ), options)
@@ -80,6 +84,7 @@ def gate_map(options: GateOptions, embed_model: str, embed_device: str, embed_th
                     "numbers_kept": result.numbers_kept, "pair_lang": lang, "quality": round(quality, 4),
                     "exact_key": exact_hash(normalize(f"{r['question'] or ''}\n{r['answer'] or ''}")),
                     "band_keys": [int(k) for k in sketches.band_keys[i]], "shingle_set": sketches.shingle_sets[i],
+                    "number_key": number_key(r["question"] or ""),
                 })
             yield pd.DataFrame.from_records(out, columns=columns)
 

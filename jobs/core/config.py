@@ -588,6 +588,9 @@ def _check_gate(cfg: Config) -> None:
             raise ConfigError(f"gate.{key} must be >= 0; got {getattr(g, key)}")
     if g.min_question_chars > g.max_question_chars or g.min_answer_chars > g.max_answer_chars:
         raise ConfigError("gate.min_question_chars/min_answer_chars cannot exceed gate.max_question_chars/max_answer_chars")
+    if g.score_weight + g.recall_weight + g.votes_weight > 1.0 + 1e-9:
+        raise ConfigError("gate.score_weight + gate.recall_weight + gate.votes_weight must be at most 1 (quality is in [0, 1]); "
+                          f"got {g.score_weight + g.recall_weight + g.votes_weight}")
     if g.dedup_ngram < 1 or g.commit_pairs < 1:
         raise ConfigError(f"gate.dedup_ngram and gate.commit_pairs must be at least 1; got {g.dedup_ngram}, {g.commit_pairs}")
 

@@ -327,10 +327,11 @@ QA_QUALITY = T.StructType(
         T.StructField("grounded", T.DoubleType()),  # share of the question's content words on the page
         T.StructField("numbers_kept", T.DoubleType()),
         T.StructField("pair_lang", T.StringType()),
-        T.StructField("quality", T.DoubleType()),  # sortable heuristic: gate score, recall score, markup votes
+        T.StructField("quality", T.DoubleType()),  # sortable heuristic at check time (webinstruct.quality is current)
         T.StructField("exact_key", T.StringType()),  # pair dedup: normalised question + answer
         T.StructField("band_keys", T.ArrayType(T.LongType())),  # pair dedup: MinHash LSH bands of the question
         T.StructField("shingle_set", T.BinaryType()),  # pair dedup: the question's shingle hashes, for verification
+        T.StructField("number_key", T.StringType()),  # pair dedup: the question's numbers (near copies hold the same)
         T.StructField("run_id", T.StringType()),
         T.StructField("checked_at", T.TimestampType()),
     ]

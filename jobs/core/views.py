@@ -182,11 +182,12 @@ def gate_options(cfg: Config) -> GateOptions:
 
 
 def gate_key(cfg: Config) -> str:
-    """What a qa_quality row was computed under: the gate's thresholds, the quality weights,
-    the encoder and the pair-dedup sketch settings. Changing any of them re-checks."""
+    """What a qa_quality row was computed under: the gate's thresholds, the encoder, the
+    language model and the pair-dedup sketch settings. Changing any of them re-checks.
+    (The quality weights are applied when publishing, so changing them re-checks nothing.)"""
     g = cfg.gate
-    extra = json.dumps([g.score_weight, g.recall_weight, g.votes_weight, g.dedup_threshold, g.dedup_ngram, cfg.dedup.num_perm,
-                        cfg.dedup.seed, cfg.decontam.embed_model, cfg.ingest.lid_model])
+    extra = json.dumps([g.dedup_threshold, g.dedup_ngram, cfg.dedup.num_perm, cfg.dedup.seed, cfg.decontam.embed_model,
+                        cfg.ingest.lid_model])
     return gate_options(cfg).key() + "-" + hashlib.blake2b(extra.encode(), digest_size=4).hexdigest()
 
 

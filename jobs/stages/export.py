@@ -213,7 +213,8 @@ def gate_text(cfg: Config, lake, facts: dict) -> str:
     counts = {r["passed"]: int(r["n"]) for r in rows.groupBy("passed").agg(F.count("*").alias("n")).collect()}
     reasons = [(r["reason"], int(r["n"])) for r in rows.select(F.explode("reasons").alias("reason")).groupBy("reason")
                .agg(F.count("*").alias("n")).orderBy(F.desc("n"), "reason").limit(10).collect()]
-    dups = lake.read("webinstruct").agg(F.sum("duplicates")).collect()[0][0] or 0
+    table = lake.read("webinstruct")
+    dups = (table.agg(F.sum("duplicates")).collect()[0][0] or 0) if "duplicates" in table.columns else 0
     facts["gate"] = {"passed": counts.get(True, 0), "rejected": counts.get(False, 0), "reasons": dict(reasons),
                      "duplicates_removed": int(dups), "checks": list(g.checks), "enabled": g.enabled}
     text = (f"{counts.get(True, 0)} refined pairs passed and {counts.get(False, 0)} were rejected by the checks "

@@ -22,9 +22,11 @@ from math_verify import parse, verify
 MAX_ANSWER_CHARS = 300  # an "answer" longer than this is not a final answer
 BOX_COMMANDS = ("\\boxed", "\\fbox")
 GSM = re.compile(r"####\s*([^\n]+)")
+# Bounded repeats only: a solution is untrusted text (a page, a model's reply).
 STATED = re.compile(
-    r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*(.+?)(?:\.\s|\.$|\n|$)", re.I)
-CHOICE = re.compile(r"(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-E])\)?(?![A-Za-z])", re.I)
+    r"(?i:final answer|the answer|answer)[ \t]{0,10}(?i:is|:|=)[ \t]{0,10}:?[ \t]{0,10}([^\n]{1,300}?)(?:\.\s|\.$|\n|$)")
+CHOICE = re.compile(r"(?i:answer|option|choice)[ \t]{0,10}(?:(?i:is)|:)?[ \t]{0,10}\(?([A-E])\)?(?![A-Za-z])")
+MAX_SOLUTION_CHARS = 50_000  # the final answer is at the end: longer solutions are read from their tail
 NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
 TEXT_WRAP = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
 SPACES = re.compile(r"\s+")
@@ -55,7 +57,7 @@ def boxed(text: str) -> str | None:
 
 def extract(solution: str | None) -> Extracted:
     """The solution's final answer and how it was found."""
-    text = (solution or "").strip()
+    text = (solution or "").strip()[-MAX_SOLUTION_CHARS:]
     if not text:
         return Extracted(None, "none")
     found = boxed(text)
@@ -67,7 +69,7 @@ def extract(solution: str | None) -> Extracted:
     matches = list(STATED.finditer(text))
     if matches:
         value = matches[-1].group(1).strip().strip("$ ")
-        choice = re.fullmatch(r"\(?([A-E])\)?", value)
+        choice = re.fullmatch(r"\(?([A-E])\)?", value)  # capital letters only: "a" is a word
         if choice:
             return Extracted(choice.group(1), "choice")
         if value and len(value) <= MAX_ANSWER_CHARS:

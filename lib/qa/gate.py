@@ -30,28 +30,33 @@ GATE_VERSION = "gate-1"  # bump when a check changes meaning; with the options i
 
 WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:[.,]\d+)*(?:/\d+)?")
-DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+DIGITS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")  # "1,000" is one number, "(3,4)" two
 TEX = re.compile(r"\$[^$]+\$|\\\(|\\\[|\\(?:frac|sqrt|sum|int|boxed|cdot|times|le|ge|pi|alpha|beta|theta|lambda)\b")
 TEX_COMMAND = re.compile(r"\\[A-Za-z]{2,}")
 # Debris an HTML or template renderer leaves: unrendered placeholders, tags, JSON keys.
 DEBRIS = [
-    ("template_braces", re.compile(r"\{\{\s*[A-Za-z_][\w.]*\s*\}\}|\{%-?\s*\w+|\$\{[A-Za-z_]\w*\}|^\W*[{}]\W*$")),
-    ("html_tags", re.compile(r"</?(?:div|span|p|br|a|img|script|style|table|td|tr|li|ul)\b[^>]*>", re.I)),
-    ("json_fragment", re.compile(r"^\s*[\[{]\s*\"[^\"]{1,40}\"\s*:|\"\s*:\s*(?:null|true|false|\{|\[)")),
-    ("entity_debris", re.compile(r"&(?:nbsp|amp|lt|gt|quot);|\[object Object\]|\bundefined\b\s*$|\bNaN\b")),
+    ("template_braces", re.compile(r"\{\{[ \t]{0,5}[A-Za-z_][\w.]{0,60}[ \t]{0,5}\}\}|\{%-?[ \t]{0,5}\w|\$\{[A-Za-z_]\w{0,60}\}")),
+    ("html_tags", re.compile(r"</?(?:div|span|p|br|a|img|script|style|table|td|tr|li|ul)\b[^<>]{0,200}>", re.I)),
+    ("json_fragment", re.compile(r"^\s{0,20}[\[{]\s{0,20}\"[^\"]{1,40}\"\s{0,5}:|\"[ \t]{0,5}:[ \t]{0,5}(?:null|true|false|\{|\[)")),
+    ("entity_debris", re.compile(r"&(?:nbsp|amp|lt|gt|quot);|\[object Object\]")),
 ]
+# Every regex above is bounded (no unbounded repeat before a failing tail), and the gate
+# reads at most MAX_CHECK_CHARS of a text: a hostile page cannot make a check quadratic.
+MAX_CHECK_CHARS = 100_000
 # A model talking about itself or the conversation instead of answering.
 # Checked only where the refiner added it: a person on the page may well write "I cannot".
 META_TALK = re.compile(
     r"\b(?:as an ai\b|as a language model|i(?: am|'m) (?:sorry|unable|not able)|i cannot\b|i can't (?:help|answer|provide)"
     r"|the previous (?:response|answer|reply)|the (?:above|original) (?:response|answer) (?:is|was|contains)"
     r"|(?:this|the) (?:response|reply) contains|i apologi[sz]e|here is (?:the|a) (?:refined|rewritten|revised)"
-    r"|(?:refined|rewritten|revised) (?:question|answer)\s*:|i don't have (?:access|enough information)"
+    r"|(?:refined|rewritten|revised) (?:question|answer)\s{0,5}:|i don't have (?:access|enough information)"
     r"|not enough information (?:is|was) (?:given|provided)|you need more information)",
     re.I,
 )
 # TeX regions, removed before looking for debris ("a<b" in $..$ is not a tag, x_{{z}} not a template)
-MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]|\\begin\{([^{}]{1,40})\}.*?\\end\{\1\}", re.S)
+MATH_DELIMITERS = (("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]"), ("$", "$"))
+BEGIN = re.compile(r"\\begin\{([^{}]{1,40})\}")
+MAX_UNCLOSED_BEGINS = 20
 TOKEN = re.compile(r"\w+", re.UNICODE)
 STOPWORDS = frozenset(
     "the a an and or but if of to in on at by for with from as is are was were be been being it its this that these "
@@ -97,6 +102,7 @@ class PairInput:
     question: str
     answer: str
     page_text: str = ""
+    page_words: frozenset | None = None  # page_words(page_text), when the caller has it already
     page_lang: str = ""
     pair_lang: str = ""
     pair_lang_score: float = 0.0
@@ -131,23 +137,85 @@ def numbers_kept(orig: str, refined: str) -> float:
     return len(want & have) / len(want)
 
 
+def number_key(question: str) -> str:
+    """The question's numbers with repeats, sorted: near copies must hold the same ones."""
+    return " ".join(sorted(n.replace(",", "") for n in DIGITS.findall((question or "")[:MAX_CHECK_CHARS])))
+
+
 def numbers_added(orig: str, refined: str) -> set[str]:
     """Numbers in the rewrite that the original question never had: changed or invented data."""
     return _digits(refined) - _digits(orig)
 
 
-def grounded_share(question: str, page_text: str) -> float:
-    """Share of the question's distinct content words that occur on the page."""
-    words = set(content_words(question))
+def page_words(page_text: str) -> set[str]:
+    """What grounding compares with: the page's content words and numbers."""
+    return set(content_words(page_text)) | _digits(page_text)
+
+
+def grounded_share(question: str, page_text: str = "", page: set[str] | None = None) -> float:
+    """Share of the question's distinct content words (its numbers, for a question of
+    numbers and stopwords) that occur on the page; 1 when it has neither."""
+    words = set(content_words(question)) or _digits(question)
     if not words:
-        return 0.0
-    page = set(content_words(page_text))
+        return 1.0
+    page = page if page is not None else page_words(page_text)
     return len(words & page) / len(words)
 
 
+def strip_math(text: str) -> str:
+    """The text with its TeX regions ($..$, $$..$$, \\(..\\), \\[..\\], environments) blanked.
+
+    One left-to-right pass: the next opener of each kind is found once and reused, and a
+    kind whose closer never comes is not looked for again, so the cost stays linear."""
+    out, i, n = [], 0, len(text)
+    nxt: dict[str, int] = {}
+    dead: set[str] = set()
+    misses, env = 0, False  # env: the next \\begin match, None when there is none, False before the first look
+    while i < n:
+        best = None
+        for opener, closer in MATH_DELIMITERS:
+            if opener in dead:
+                continue
+            if nxt.get(opener, -1) < i:
+                nxt[opener] = text.find(opener, i)
+            j = nxt[opener]
+            if j < 0:
+                dead.add(opener)
+            elif best is None or j < best[0]:
+                best = (j, opener, closer)
+        if misses >= MAX_UNCLOSED_BEGINS:
+            env = None  # too many environments that never close: stop looking for them
+        elif env is False or (env is not None and env.start() < i):
+            env = BEGIN.search(text, i)  # the next \\begin, found again only once passed
+        if env and env.start() >= i and (best is None or env.start() < best[0]):
+            end = text.find("\\end{" + env.group(1) + "}", env.end())
+            if end < 0:
+                misses += 1
+                out.append(text[i : env.end()])
+                i = env.end()
+                continue
+            best = (env.start(), env.group(0), "\\end{" + env.group(1) + "}")
+            close_at = end
+        elif best is not None:
+            close_at = text.find(best[2], best[0] + len(best[1]))
+            if close_at < 0:
+                dead.add(best[1])
+                continue
+        else:
+            break
+        out.append(text[i : best[0]])
+        out.append(" ")
+        i = close_at + len(best[2])
+    out.append(text[i:])
+    return "".join(out)
+
+
 def debris(text: str) -> list[str]:
-    prose = MATH.sub(" ", text or "")
-    return [name for name, pattern in DEBRIS if pattern.search(prose)]
+    prose = strip_math((text or "")[:MAX_CHECK_CHARS])
+    found = [name for name, pattern in DEBRIS if pattern.search(prose)]
+    if "template_braces" not in found and ("{" in prose or "}" in prose) and not TOKEN.search(prose):
+        found.insert(0, "template_braces")  # nothing but braces and punctuation, "{{"
+    return found
 
 
 def added_meta_talk(original: str, refined: str) -> bool:
@@ -163,7 +231,7 @@ def copies(answer: str, question: str, threshold: float) -> bool:
     q = [t.lower() for t in TOKEN.findall(question or "")]
     if not a or not q:
         return False
-    if " ".join(a) in " ".join(q):
+    if len(a) >= 3 and f" {' '.join(a)} " in f" {' '.join(q)} ":  # whole words, and more than a value
         return True
     sa, sq = set(a), set(q)
     return len(sa & sq) / len(sa | sq) >= threshold
@@ -207,8 +275,16 @@ def check(p: PairInput, o: GateOptions) -> GateResult:
     reasons: list[str] = []
     checks = set(o.checks)
     q, a = (p.question or "").strip(), (p.answer or "").strip()
+    if len(q) > o.max_question_chars or len(a) > o.max_answer_chars:  # rejected anyway: no regex on it
+        reasons = ["question_length"] if len(q) > o.max_question_chars else []
+        reasons += ["answer_length"] if len(a) > o.max_answer_chars else []
+        return GateResult(False, reasons, 0.0, 0.0, 0.0)
+    orig_q, orig_a = (p.orig_question or "")[:MAX_CHECK_CHARS], (p.orig_answer or "")[:MAX_CHECK_CHARS]
+    p = PairInput(orig_q, orig_a, q, a, p.page_text, p.page_words, p.page_lang, p.pair_lang, p.pair_lang_score,
+                  p.similarity, p.method)
     kept = numbers_kept(p.orig_question, q)
-    grounded = grounded_share(p.orig_question, p.page_text) if p.page_text else 1.0
+    has_page = bool(p.page_text) or bool(p.page_words)
+    grounded = grounded_share(p.orig_question, p.page_text, p.page_words) if has_page else 1.0
     sim = 1.0 if p.similarity is None else max(0.0, min(1.0, p.similarity))
     answer_words = content_words(a)
     has_value = bool(NUMBER.search(a) or TEX.search(a))
@@ -222,7 +298,7 @@ def check(p: PairInput, o: GateOptions) -> GateResult:
             reasons.append("question_numbers_changed")
         if added_meta_talk(p.orig_question, q):
             reasons.append("question_meta_talk")
-    if "grounded" in checks and p.page_text and grounded < o.min_grounded:
+    if "grounded" in checks and has_page and grounded < o.min_grounded:
         reasons.append("question_not_on_page")
     if "answer" in checks:
         if len(answer_words) < o.min_answer_words and not has_value:

@@ -11,7 +11,7 @@ from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import CHECKED, current_contamination
 from webinstruct.jobs.core.pair_dedup import dedup_pairs
 from webinstruct.jobs.core.tables import WEBINSTRUCT
-from webinstruct.jobs.core.views import current_pairs, quality_current, refined_pairs
+from webinstruct.jobs.core.views import current_pairs, quality_current, recall_current, refined_pairs
 from webinstruct.jobs.stages.decontam.bench import Bench
 from webinstruct.jobs.stages.decontam.tiers import unit_id
 
@@ -58,13 +58,13 @@ def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual
                      if lake.exists(PUBLISHED) else None)
         ranked = out.join(published, ["qa_id", "refiner"], "left") if published is not None else out.withColumn("_published", F.lit(None))
         ranked = ranked.select(
-            "qa_id", "refiner", "exact_key", "band_keys", "shingle_set", F.coalesce("_published", F.lit(False)).alias("_published"),
+            "qa_id", "refiner", "exact_key", "band_keys", "shingle_set", "number_key",
+            F.coalesce("_published", F.lit(False)).alias("_published"),
             F.col("_accepted"), F.col("_votes"), F.col("score").alias("_score"), F.col("fetch_time").alias("_fetch"))
         out = out.join(dedup_pairs(ranked, cfg.gate.dedup_threshold), ["qa_id", "refiner"], "inner")
     else:
         out = out.withColumn("duplicates", F.lit(0).cast("long"))
-    if "quality" not in out.columns:
-        out = out.withColumn("quality", F.lit(None).cast("double"))
+    out = out.withColumn("quality", _quality(cfg, lake, out) if "score" in out.columns else F.lit(None).cast("double"))
     out = (
         out.withColumn("index", F.xxhash64("qa_id", "refiner").bitwiseAND(F.lit(0x7FFFFFFFFFFFFFFF)))
         .withColumn("source", F.coalesce("domain", F.lit("")))
@@ -98,13 +98,28 @@ def _gated(spark, cfg: Config, lake, pairs):
     quality = quality_current(lake, cfg)
     if cfg.gate.enabled:
         quality = quality.where("passed")
-    rows = quality.select("qa_id", "refiner", "score", "quality", "exact_key", "band_keys", "shingle_set")
+    rows = quality.select("qa_id", "refiner", "score", "exact_key", "band_keys", "shingle_set", "number_key")
     out = pairs.join(rows, ["qa_id", "refiner"], "inner" if cfg.gate.enabled else "left")
     # a pair without gate figures is its own exact group and has no near candidates
     out = out.withColumn("exact_key", F.coalesce("exact_key", F.concat_ws("\x1f", "qa_id", "refiner")))
+    if lake.exists("recall_scores"):
+        scores = recall_current(lake).groupBy("doc_id").agg(F.max("score").alias("_recall"))
+        out = out.join(scores, "doc_id", "left")
     markup = _markup_signal(lake)
     return out.join(markup, ["doc_id", "orig_question"], "left") if markup is not None else \
         out.withColumn("_accepted", F.lit(None).cast("boolean")).withColumn("_votes", F.lit(None).cast("long"))
+
+
+def _quality(cfg: Config, lake, out):
+    """The published quality figure, from today's recall scores: gate score, the page's
+    recall score and the markup vote signal, weighted by gate.*_weight."""
+    g = cfg.gate
+    votes = (F.when(F.col("_accepted"), F.lit(1.0))
+             .when(F.col("_votes") > 0, F.least(F.lit(1.0), F.log1p(F.col("_votes").cast("double")) / F.log1p(F.lit(10.0))))
+             .otherwise(F.lit(0.0)))
+    recall = F.coalesce(F.col("_recall"), F.lit(0.0)) if "_recall" in out.columns else F.lit(0.0)
+    value = g.score_weight * F.coalesce(F.col("score"), F.lit(0.0)) + g.recall_weight * recall + g.votes_weight * votes
+    return F.round(value, 4)
 
 
 def gate_pending(cfg: Config, lake) -> int:

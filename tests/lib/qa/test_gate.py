@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import shared
-from webinstruct.lib.qa.gate import GateOptions, PairInput, check, copies, debris, unbalanced
+from webinstruct.lib.qa.gate import GateOptions, PairInput, check, copies, debris, number_key, strip_math, unbalanced
 
 OPTS = GateOptions(check_language=False)
 
@@ -67,3 +67,25 @@ def test_a_question_off_its_page_fails_grounding():
     page = "The derivative of x squared is 2x by the power rule."
     result = check(PairInput(q, a, q, a, page_text=page), OPTS)
     assert result.reasons == ["question_not_on_page"] and result.grounded == 0.0
+
+
+def test_short_questions_of_numbers_and_one_value_answers_are_not_rejected():
+    q = "What is 15% of 80?"
+    result = check(PairInput(q, "12", q, "12", page_text="Homework: What is 15% of 80? I got 12."), OPTS)
+    assert result.passed and result.grounded == 1.0
+    assert not copies("4", "Compute 14 - 10.", 0.9) and not copies("x = 2", "If 2x = 24 find x", 0.9)
+    assert debris("so the slope is undefined") == [] and debris("when 0<a<1 and b>2") == []
+
+
+def test_math_stripping_handles_unclosed_and_nested_regions():
+    text = r"a $x<y$ b \(c<d\) e $$f$$ g \begin{align} h<i \end{align} j \begin{foo} k $m"
+    assert strip_math(text).split() == ["a", "b", "e", "g", "j", r"\begin{foo}", "k", "$m"]
+    hostile = r"\begin{x}" * 5000 + "$a$ " * 5000 + r"\(" * 5000
+    assert "a" not in strip_math(hostile).replace(r"\begin{x}", "").replace(r"\(", "")  # every $a$ blanked, nothing lost
+
+
+def test_a_question_with_new_numbers_is_not_faithful():
+    q = "A train travels 120 km in 2 hours. What is its average speed?"
+    changed = check(PairInput(q, "60 km/h", q.replace("120", "150"), "60 km/h"), OPTS)
+    assert {"question_numbers_lost", "question_numbers_changed"} <= set(changed.reasons)
+    assert number_key("Add 3 and 3, then 1,000") == "1000 3 3"
