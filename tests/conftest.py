@@ -24,7 +24,7 @@ def spark():
     from webinstruct.jobs.core.config import load_config
     from webinstruct.jobs.core.session import get_spark
 
-    cfg = load_config(overrides=["spark.master=local[2]", "spark.shuffle_partitions=2", "spark.driver_memory=2g"])
+    cfg = load_config(overrides=["spark.master=local[2]", "spark.shuffle_partitions=2", "spark.driver_memory=3g"])
     session = get_spark(cfg)
     yield session
     session.stop()
