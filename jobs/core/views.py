@@ -14,6 +14,7 @@ extracted pairs (`current_pairs`) and the refined pairs that count (`refined_pai
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
@@ -170,15 +171,15 @@ def current_pairs(lake):
 
 
 def gate_options(cfg: Config) -> GateOptions:
-    """The gate's thresholds from config; their key marks qa_quality rows."""
-    g = cfg.gate
-    return GateOptions(
-        min_similarity=g.min_similarity, min_numbers_kept=g.min_numbers_kept, min_grounded=g.min_grounded,
-        min_answer_words=g.min_answer_words, max_answer_question_overlap=g.max_answer_question_overlap,
-        min_question_chars=g.min_question_chars, max_question_chars=g.max_question_chars,
-        min_answer_chars=g.min_answer_chars, max_answer_chars=g.max_answer_chars, check_language=g.check_language,
-        min_lang_score=g.min_lang_score, checks=tuple(g.checks),
-    )
+    """The gate's thresholds from config (gate.* keys of the same names); their key marks qa_quality rows."""
+    names = [f.name for f in dataclasses.fields(GateOptions) if f.name != "checks"]
+    return GateOptions(**{n: getattr(cfg.gate, n) for n in names}, checks=tuple(cfg.gate.checks))
+
+
+def markup_signal(lake):
+    """Per (page, question) of qa_markup: whether an answer is accepted, and the most votes."""
+    return lake.read("qa_markup").groupBy("doc_id", F.col("question").alias("orig_question")).agg(
+        F.max(F.col("accepted").cast("int")).cast("boolean").alias("accepted"), F.max("votes").cast("long").alias("votes"))
 
 
 def gate_key(cfg: Config) -> str:

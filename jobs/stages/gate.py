@@ -23,7 +23,8 @@ from webinstruct.jobs.core.lake import Lake
 from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.runs import RunRecorder
 from webinstruct.jobs.core.tables import QA_QUALITY
-from webinstruct.jobs.core.views import current_pairs, gate_key, gate_options, pair_hash, recall_current, refined_pairs
+from webinstruct.jobs.core.views import (current_pairs, gate_key, gate_options, markup_signal, pair_hash, recall_current,
+                                         refined_pairs)
 from webinstruct.lib.dedup.minhash import LshParams
 from webinstruct.udfs.gate import gate_map
 
@@ -85,14 +86,11 @@ def _recall(lake: Lake):
 
 
 def _votes(lake: Lake):
-    """Markup signal per (page, question): accepted and the most votes of its answers."""
     if not lake.exists("qa_markup"):
         return lake.read("documents").select("doc_id", F.lit(None).cast("string").alias("orig_question"),
                                              F.lit(None).cast("boolean").alias("accepted"),
                                              F.lit(None).cast("long").alias("votes")).limit(0)
-    m = lake.read("qa_markup")
-    return m.groupBy("doc_id", F.col("question").alias("orig_question")).agg(
-        F.max(F.col("accepted").cast("int")).cast("boolean").alias("accepted"), F.max("votes").cast("long").alias("votes"))
+    return markup_signal(lake)
 
 
 def summary_rows(counters: dict, lake: Lake | None = None) -> list[tuple[str, object]]:

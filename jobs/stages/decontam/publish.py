@@ -11,7 +11,7 @@ from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import CHECKED, current_contamination
 from webinstruct.jobs.core.pair_dedup import dedup_pairs
 from webinstruct.jobs.core.tables import WEBINSTRUCT
-from webinstruct.jobs.core.views import current_pairs, quality_current, recall_current, refined_pairs
+from webinstruct.jobs.core.views import current_pairs, markup_signal, quality_current, recall_current, refined_pairs
 from webinstruct.jobs.stages.decontam.bench import Bench
 from webinstruct.jobs.stages.decontam.tiers import unit_id
 
@@ -135,5 +135,4 @@ def gate_pending(cfg: Config, lake) -> int:
 def _markup_signal(lake):
     if not lake.exists("qa_markup"):
         return None
-    return lake.read("qa_markup").groupBy("doc_id", F.col("question").alias("orig_question")).agg(
-        F.max(F.col("accepted").cast("int")).cast("boolean").alias("_accepted"), F.max("votes").cast("long").alias("_votes"))
+    return markup_signal(lake).withColumnRenamed("accepted", "_accepted").withColumnRenamed("votes", "_votes")
