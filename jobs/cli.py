@@ -20,7 +20,7 @@ from webinstruct.jobs.core.errors import ConfigError, WebinstructError
 from webinstruct.jobs.core.lake import open_lake
 from webinstruct.jobs.core.session import get_spark
 from webinstruct.jobs.core.summary import print_benchmarks, print_summary, run_sql, stdout_to_stderr, tables_text
-from webinstruct.jobs.stages import decontam, dedup, export, extract, gate, ingest, recall, refine
+from webinstruct.jobs.stages import decontam, dedup, export, extract, gate, ingest, recall, refine, synthesize
 from webinstruct.jobs.stages.decontam import check
 from webinstruct.lib.llm.offline import prepare
 from webinstruct.lib.qa import answers
@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("extract", parents=[common], help=_about("extract"))
     sub.add_parser("refine", parents=[common], help=_about("refine"))
     sub.add_parser("gate", parents=[common], help=_about("gate"))
+
+    p = sub.add_parser("synthesize", parents=[common], help=_about("synthesize"))
+    p.add_argument("--augment", action="store_true", default=None,
+                   help="first write new problems from the published questions, screen them (dedup, decontam), then solve them too")
+    p.add_argument("--input", default=None, help="also solve the questions of this JSONL/JSON/parquet file (registered in the lake)")
+    p.add_argument("--question-field", default="question")
+    p.add_argument("--answer-field", default="answer", help="the file's reference answer (or a solution ending in one)")
 
     p = sub.add_parser("export", parents=[common], help=_about("export"))
     p.add_argument("--out", default=None, help="target folder (default export.out)")
@@ -202,6 +209,13 @@ def _export(spark, cfg, lake, args) -> int:
     return _stage("export", export.run(spark, cfg, lake, args.out, args.format, args.messages, args.min_quality), lake)
 
 
+def _synthesize(spark, cfg, lake, args) -> int:
+    augment = cfg.synthesize.augment if args.augment is None else args.augment
+    counters = synthesize.run(spark, cfg, lake, augment=augment, screen=check.screen, input_file=args.input,
+                              question_field=args.question_field, answer_field=args.answer_field)
+    return _stage("synthesize", counters, lake)
+
+
 def _answers(args) -> int:
     try:
         rows = answers.check_rows(answers.read_rows(args.input), args.solution_field, args.reference_field, args.timeout)
@@ -250,6 +264,7 @@ COMMANDS = {
     "extract": lambda spark, cfg, lake, args: _stage("extract", extract.run(spark, cfg, lake), lake),
     "refine": lambda spark, cfg, lake, args: _stage("refine", refine.run(spark, cfg, lake), lake),
     "gate": lambda spark, cfg, lake, args: _stage("gate", gate.run(spark, cfg, lake), lake),
+    "synthesize": _synthesize,
     "export": _export,
     "run": _run,
     "tables": lambda spark, cfg, lake, args: print(tables_text(lake)) or 0,

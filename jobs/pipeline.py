@@ -18,7 +18,8 @@ from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.figures import funnel, funnel_table
 from webinstruct.jobs.core.llm_stage import ensure_offline_model
 from webinstruct.jobs.core.summary import print_benchmarks, print_summary
-from webinstruct.jobs.stages import decontam, dedup, export, extract, gate, ingest, recall, refine
+from webinstruct.jobs.stages import decontam, dedup, export, extract, gate, ingest, recall, refine, synthesize
+from webinstruct.jobs.stages.decontam import check
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,12 @@ class Step:
 
 def _ingest(spark, cfg, lake, o: RunOptions):
     return ingest.run(spark, cfg, lake, list(o.inputs), o.sample) if o.inputs else None
+
+
+def _synthesize(spark, cfg, lake, o: RunOptions):
+    if not cfg.synthesize.enabled:
+        return None
+    return synthesize.run(spark, cfg, lake, augment=cfg.synthesize.augment, screen=check.screen)
 
 
 def _export(spark, cfg, lake, o: RunOptions):
@@ -76,8 +83,12 @@ STEPS: tuple[Step, ...] = (
          ("qa_refined", "benchmarks"), ("contamination", "decontam_checked", "decontam_judgements", "webinstruct"),
          lambda spark, cfg, lake, o: decontam.pairs(spark, cfg, lake), decontam.summary_rows,
          lambda cfg: cfg.decontam.embed and cfg.decontam.judge),
-    Step("export", "WebInstructSub shards and a dataset card",
-         ("webinstruct",), ("export folder",), _export, export.summary_rows),
+    Step("synthesize", "sampled solutions voted by equivalent final answers (OpenMathInstruct-2); with augment, new problems "
+         "screened by dedup and decontam (off unless synthesize.enabled)",
+         ("webinstruct", "synth_questions"), ("solutions", "solution_votes", "synth_questions", "synth_screen"), _synthesize,
+         synthesize.summary_rows, lambda cfg: cfg.synthesize.enabled),
+    Step("export", "WebInstructSub shards, OpenMathInstruct-2 shards of kept solutions, and a dataset card",
+         ("webinstruct", "solution_votes"), ("export folder",), _export, export.summary_rows),
 )
 
 

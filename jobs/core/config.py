@@ -338,6 +338,40 @@ class GateSection:
 
 
 @dataclass
+class SynthesizeSection:
+    """Sampled solutions with majority answers (OpenMathInstruct-2) for the published
+    questions, and new problems written from them (`webinstruct synthesize --augment`)."""
+
+    enabled: bool = False  # whether `webinstruct run` runs it (after decontam pairs)
+    model: str = ""  # the teacher ("" = llm.model), with the [llm] engine settings
+    tokenizer: str = ""  # the teacher's tokenizer ("" = its own; llm.tokenizer for llm.model)
+    prompt: str = "solve"
+    n: int = 4  # solutions per question (the paper drew 32 to 64 from a 405B teacher)
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 512  # concise chain of thought: most solutions end well within this
+    repetition_penalty: float = 1.0
+    seed: int = 0  # base seed; each sample's seed derives from it, the question and the sample number
+    max_question_chars: int = 4000
+    # which solutions are kept: majority (in the majority group, with min_votes and
+    # min_agreement), reference (their answer equals the page's own final answer) or both
+    keep: str = field(default="majority", metadata=choice("majority", "reference", "both"))
+    min_votes: int = 2
+    min_agreement: float = 0.5  # majority votes / samples with a stated answer
+    answer_timeout_s: int = 5  # per symbolic comparison (math-verify)
+    commit_questions: int = 256  # questions per commit
+    retry_errors: bool = True  # a rerun draws again the samples that failed in the engine
+    # augmentation: one new problem per seed question and prompt
+    augment_prompts: list = field(default_factory=lambda: ["augment_similar", "augment_harder"])
+    augment_max_tokens: int = 256
+    augment_temperature: float = 0.7
+    augment: bool = False  # whether `webinstruct run` (and `synthesize` without --augment) writes new problems
+    augment_seeds: int = 0  # at most this many seed questions per run (0 = every published question not yet used)
+    # a new problem is a copy of an existing question at gate.dedup_threshold (MinHash of
+    # gate.dedup_ngram word shingles), and is screened by decontam's three tiers
+
+
+@dataclass
 class ExportSection:
     out: str = ""  # folder `webinstruct run` exports to ("" = no export); `webinstruct export --out` overrides
     format: str = field(default="parquet", metadata=choice("parquet", "jsonl"))
@@ -345,6 +379,7 @@ class ExportSection:
     shard_rows: int = 100_000  # rows per shard, about
     name: str = "webinstruct"  # dataset name on the card
     min_quality: float = 0.0  # export only pairs whose quality (qa_quality, gate.*_weight) is at least this
+    openmath: bool = True  # also export kept synthesized solutions in the OpenMathInstruct-2 shape (openmath/)
 
 
 @dataclass
@@ -359,6 +394,7 @@ class Config:
     recall: RecallSection = field(default_factory=RecallSection)
     decontam: DecontamSection = field(default_factory=DecontamSection)
     gate: GateSection = field(default_factory=GateSection)
+    synthesize: SynthesizeSection = field(default_factory=SynthesizeSection)
     export: ExportSection = field(default_factory=ExportSection)
 
     def to_dict(self) -> dict:
@@ -503,6 +539,7 @@ def _check_cross_fields(cfg: Config) -> None:
     _check_recall(cfg)
     _check_decontam(cfg)
     _check_gate(cfg)
+    _check_synthesize(cfg)
     model = cfg.ingest.lid_model
     if model and "://" not in model and not Path(model).is_file():
         raise ConfigError(f"ingest.lid_model: no such file {model!r} (leave empty for the bundled lid.176.ftz)")
@@ -593,6 +630,23 @@ def _check_gate(cfg: Config) -> None:
                           f"got {g.score_weight + g.recall_weight + g.votes_weight}")
     if g.dedup_ngram < 1 or g.commit_pairs < 1:
         raise ConfigError(f"gate.dedup_ngram and gate.commit_pairs must be at least 1; got {g.dedup_ngram}, {g.commit_pairs}")
+
+
+def _check_synthesize(cfg: Config) -> None:
+    s = cfg.synthesize
+    for key in ("n", "max_tokens", "max_question_chars", "min_votes", "commit_questions", "augment_max_tokens", "answer_timeout_s"):
+        if getattr(s, key) < 1:
+            raise ConfigError(f"synthesize.{key} must be at least 1; got {getattr(s, key)}")
+    if s.augment_seeds < 0:
+        raise ConfigError(f"synthesize.augment_seeds must be >= 0 (0 = all); got {s.augment_seeds}")
+    if not 0.0 <= s.min_agreement <= 1.0 or not 0.0 < s.top_p <= 1.0:
+        raise ConfigError(f"synthesize.min_agreement must be in [0, 1] and synthesize.top_p in (0, 1]; got {s.min_agreement}, {s.top_p}")
+    if s.temperature < 0 or s.augment_temperature < 0:
+        raise ConfigError("synthesize.temperature and synthesize.augment_temperature must be >= 0")
+    if s.min_votes > s.n and s.keep != "reference":
+        raise ConfigError(f"synthesize.min_votes ({s.min_votes}) cannot exceed synthesize.n ({s.n}): no question could be kept")
+    if s.max_tokens >= cfg.llm.max_model_len or s.augment_max_tokens >= cfg.llm.max_model_len:
+        raise ConfigError(f"synthesize.max_tokens and synthesize.augment_max_tokens must be below llm.max_model_len ({cfg.llm.max_model_len})")
 
 
 def _check_decontam(cfg: Config) -> None:

@@ -73,9 +73,9 @@ def models_used(lake) -> list[tuple[str, str, str, int]]:
     """(stage, model, prompt version, rows) of the LLM outputs in the lake."""
     out = []
     for stage, table in (("extract", "qa_extracted"), ("refine", "qa_refined"), ("domain judge", "domain_verdicts"),
-                         ("decontam judge", "decontam_judgements")):
+                         ("decontam judge", "decontam_judgements"), ("synthesize", "solutions"), ("augment", "synth_questions")):
         if lake.exists(table):
-            for r in lake.read(table).groupBy("model", "prompt_version").agg(F.count("*").alias("n")).orderBy("model").collect():
+            for r in lake.read(table).where(F.col("model").isNotNull()).groupBy("model", "prompt_version").agg(F.count("*").alias("n")).orderBy("model").collect():
                 out.append((stage, r["model"], r["prompt_version"], int(r["n"])))
     if lake.exists("models"):
         for r in lake.read("models").orderBy("round", "created_at").collect():

@@ -361,3 +361,87 @@ WEBINSTRUCT = T.StructType(
         T.StructField("duplicates", T.LongType()),  # other published-quality pairs this one stands for (pair dedup)
     ]
 )
+
+# Synthesis (jobs/stages/synthesize.py). A question is a published pair (source `web`), a
+# row of a registered Q-A file (`file:<name>`) or a new problem written from a seed
+# (`augmented:<prompt>`); its question_id is stable (lib.qa.synthesis.question_id).
+_LINEAGE_FIELDS = [
+    T.StructField("source", T.StringType()),  # web | file:<name> | augmented:<prompt>
+    T.StructField("qa_id", T.StringType()),  # the published pair (of the seed, for augmented problems)
+    T.StructField("refiner", T.StringType()),
+    T.StructField("doc_id", T.StringType()),  # the page: documents holds its WARC file and offset
+]
+
+SYNTH_QUESTIONS = T.StructType(
+    [
+        T.StructField("question_id", T.StringType()),
+        T.StructField("seed_question_id", T.StringType()),  # the question it was written from (augmented)
+        T.StructField("kind", T.StringType()),  # the augmentation prompt, or file:<name>
+        T.StructField("status", T.StringType()),  # ok | rejected | truncated | too_long | parse_error | engine_error
+        T.StructField("question", T.StringType()),
+        T.StructField("answer", T.StringType()),  # a registered file's reference answer; null for augmented
+    ]
+    + _LINEAGE_FIELDS
+    + _GENERATION_FIELDS
+    + [T.StructField("generated_at", T.TimestampType())]
+)
+
+SYNTH_SCREEN = T.StructType(
+    [
+        T.StructField("question_id", T.StringType()),
+        T.StructField("screen_key", T.StringType()),  # dedup + decontam settings: a new key screens again
+        T.StructField("verdict", T.StringType()),  # kept | duplicate | contaminated
+        T.StructField("reason", T.StringType()),  # the copy it matched, or the benchmark tier and item
+        T.StructField("matched", T.StringType()),  # question_id or pair (qa_id|refiner) copied, or benchmark/item_id
+        T.StructField("score", T.DoubleType()),  # Jaccard of the copy, or the benchmark cosine
+        T.StructField("band_keys", T.ArrayType(T.LongType())),  # for later problems' dedup against this one
+        T.StructField("shingle_set", T.BinaryType()),
+        T.StructField("number_key", T.StringType()),
+        T.StructField("run_id", T.StringType()),
+        T.StructField("screened_at", T.TimestampType()),
+    ]
+)
+
+SOLUTIONS = T.StructType(
+    [
+        T.StructField("solution_id", T.StringType()),  # hash of question, sample and synth_key
+        T.StructField("question_id", T.StringType()),
+        T.StructField("sample", T.IntegerType()),  # 0 .. synthesize.n - 1
+        T.StructField("seed", T.LongType()),  # this sample's sampling seed
+        T.StructField("synth_key", T.StringType()),  # teacher, prompt version and sampling settings
+        T.StructField("status", T.StringType()),  # ok | no_answer | truncated | too_long | engine_error
+        T.StructField("answer", T.StringType()),  # the extracted final answer
+        T.StructField("answer_method", T.StringType()),  # boxed | gsm8k | stated | choice | last_number | none
+    ]
+    + _LINEAGE_FIELDS
+    + _GENERATION_FIELDS  # raw_output is the solution
+    + [T.StructField("solved_at", T.TimestampType())]
+)
+
+ANSWER_GROUP = T.StructType([T.StructField("answer", T.StringType()), T.StructField("votes", T.IntegerType())])
+
+SOLUTION_VOTES = T.StructType(
+    [
+        T.StructField("question_id", T.StringType()),
+        T.StructField("vote_key", T.StringType()),  # synth_key + n + keep policy: a new key votes again
+        T.StructField("synth_key", T.StringType()),
+    ]
+    + _LINEAGE_FIELDS
+    + [
+        T.StructField("question", T.StringType()),
+        T.StructField("samples", T.IntegerType()),
+        T.StructField("parsed", T.IntegerType()),  # samples with a stated final answer
+        T.StructField("groups", T.ArrayType(ANSWER_GROUP)),  # answers grouped by equivalence, largest first
+        T.StructField("majority_answer", T.StringType()),
+        T.StructField("votes", T.IntegerType()),
+        T.StructField("agreement", T.DoubleType()),  # votes / parsed
+        T.StructField("majority_ok", T.BooleanType()),  # min_votes and min_agreement met
+        T.StructField("reference_answer", T.StringType()),  # the page's (or file's) own final answer
+        T.StructField("reference_agrees", T.BooleanType()),  # null: no reference or no majority
+        T.StructField("keep_policy", T.StringType()),
+        T.StructField("expected_answer", T.StringType()),  # what the kept solutions answer
+        T.StructField("kept_samples", T.ArrayType(T.IntegerType())),
+        T.StructField("run_id", T.StringType()),
+        T.StructField("voted_at", T.TimestampType()),
+    ]
+)

@@ -29,12 +29,15 @@ from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import BENCHMARK_SUMMARY_COLUMNS, benchmark_summary
 from webinstruct.jobs.core.errors import ExportError
 from webinstruct.jobs.core.figures import funnel, models_used
+from webinstruct.jobs.core.synthesis import VOTES, current_votes, kept_solutions
 from webinstruct.jobs.core.views import quality_current
+from webinstruct.lib.llm.prompts import PromptError, load_prompt
 from webinstruct.lib.text_table import markdown
 
 COLUMNS = ["orig_question", "orig_answer", "question", "answer", "source", "index"]
 GENERATOR = "webinstruct"  # card.json's mark: a folder holding it is an export of ours
-OWN = ("data", "README.md", "card.json")  # what an export writes, and all it ever replaces
+OWN = ("data", "openmath", "README.md", "card.json")
+OPENMATH_COLUMNS = ["problem", "generated_solution", "expected_answer", "problem_source"]  # what an export writes, and all it ever replaces
 STAGING = ".webinstruct-tmp-"  # sibling folders an export builds in, removed when it ends
 STALE_S = 3600  # a staging sibling older than this belongs to a killed export: removed
 
@@ -60,22 +63,24 @@ def run(spark, cfg: Config, lake, out: str | None = None, fmt: str | None = None
         raise ExportError(f"--out {out} is inside the lake {lake.root} (or holds it); export to a folder outside the lake")
     facts = own_card(out)
     stamp = {"webinstruct_version": lake.version("webinstruct"), "format": fmt, "messages": bool(messages), "shard_rows": e.shard_rows,
-             "min_quality": min_quality}
+             "min_quality": min_quality, "openmath": e.openmath,
+             "votes_version": lake.version(VOTES) if e.openmath and lake.exists(VOTES) else None}
     if facts is not None and all(facts.get(k) == v for k, v in stamp.items()):  # same table, same way: nothing to do
         return {"rows": facts.get("rows", 0), "shards": len(facts.get("files", [])), "files": facts.get("files", []),
-                "skipped": True, "out": out}
+                "skipped": True, "out": out, "solutions": facts.get("synthesis", {}).get("exported", 0)}
     _remove_stale_staging(out)
     staging = f"{out}{STAGING}{uuid.uuid4().hex[:12]}"
     try:
         total, files = _write_shards(lake, staging, fmt, messages, e.shard_rows, min_quality)
-        card = dataset_card(spark, cfg, lake, total, fmt, messages, files)
+        solutions, openmath = _write_openmath(cfg, lake, staging, fmt, e.shard_rows)
+        card = dataset_card(spark, cfg, lake, total, fmt, messages, files, solutions, openmath)
         card["facts"].update(stamp, generator=GENERATOR, own=list(OWN))
         storage.write_text(f"{staging}/README.md", card["markdown"])
         storage.write_text(f"{staging}/card.json", json.dumps(card["facts"], indent=1, default=str))
         _swap_in(staging, out)
     finally:
         storage.remove(staging)
-    return {"rows": total, "shards": len(files), "files": files, "skipped": False, "out": out}
+    return {"rows": total, "shards": len(files), "files": files + openmath, "skipped": False, "out": out, "solutions": solutions}
 
 
 def own_card(out: str) -> dict | None:
@@ -120,7 +125,12 @@ def _write_shards(lake, staging: str, fmt: str, messages: bool, shard_rows: int,
             F.struct(F.lit("assistant").alias("role"), F.col("answer").alias("content")),
         ))
     data = data.repartitionByRange(shards, "index").sortWithinPartitions("index")
-    spark_out = f"{staging}/_spark"
+    return total, _write_data(data, staging, "data", fmt)
+
+
+def _write_data(data, staging: str, folder: str, fmt: str) -> list[str]:
+    """Spark writes the part files; they are renamed to <folder>/train-i-of-n in `staging`."""
+    spark_out = f"{staging}/_spark_{folder}"
     writer = data.write.mode("error")
     if fmt == "parquet":
         writer.parquet(spark_out)
@@ -130,11 +140,31 @@ def _write_shards(lake, staging: str, fmt: str, messages: bool, shard_rows: int,
     parts = sorted(e.base_name for e in storage.listing(spark_out) if e.base_name.startswith("part-") and e.base_name.endswith(suffix))
     files = []
     for i, name in enumerate(parts):
-        target = f"data/train-{i:05d}-of-{len(parts):05d}.{ext}"
+        target = f"{folder}/train-{i:05d}-of-{len(parts):05d}.{ext}"
         storage.move(f"{spark_out}/{name}", f"{staging}/{target}")
         files.append(target)
     storage.remove(spark_out)
-    return total, files
+    return files
+
+
+def _write_openmath(cfg: Config, lake, staging: str, fmt: str, shard_rows: int) -> tuple[int, list[str]]:
+    """Kept synthesized solutions in the OpenMathInstruct-2 shape, ordered by question and sample."""
+    kept = kept_solutions(lake, cfg, _solve_version(cfg)) if cfg.export.openmath else None
+    if kept is None:
+        return 0, []
+    total = kept.count()
+    if total == 0:
+        return 0, []
+    shards = max(1, math.ceil(total / shard_rows))
+    data = kept.repartitionByRange(shards, "question_id", "sample").sortWithinPartitions("question_id", "sample")
+    return total, _write_data(data.select(*OPENMATH_COLUMNS), staging, "openmath", fmt)
+
+
+def _solve_version(cfg: Config) -> str:
+    try:
+        return load_prompt(cfg.synthesize.prompt).version
+    except PromptError as exc:
+        raise ExportError(f"synthesize.prompt: {exc}") from None
 
 
 def _swap_in(staging: str, out: str) -> None:
@@ -146,12 +176,14 @@ def _swap_in(staging: str, out: str) -> None:
             if storage.exists(f"{out}/{name}"):
                 storage.move(f"{out}/{name}", f"{old}/{name}")
         for name in OWN:
-            storage.move(f"{staging}/{name}", f"{out}/{name}")
+            if storage.exists(f"{staging}/{name}"):
+                storage.move(f"{staging}/{name}", f"{out}/{name}")
     finally:
         storage.remove(old)
 
 
-def dataset_card(spark, cfg: Config, lake, total: int, fmt: str, messages: bool, files: list[str]) -> dict:
+def dataset_card(spark, cfg: Config, lake, total: int, fmt: str, messages: bool, files: list[str], solutions: int = 0,
+                 openmath: list[str] | None = None) -> dict:
     sources = [(r["source"], int(r["n"])) for r in lake.read("webinstruct").groupBy("source").agg(F.count("*").alias("n"))
                .orderBy(F.desc("n"), "source").limit(25).collect()]
     steps = funnel(lake)
@@ -175,7 +207,8 @@ def dataset_card(spark, cfg: Config, lake, total: int, fmt: str, messages: bool,
     header = (
         "---\nlicense: other\ntask_categories:\n- question-answering\n- text-generation\nlanguage:\n- en\n"
         f"configs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n"
-        f"dataset_info:\n  features:\n{features}\n  splits:\n  - name: train\n    num_examples: {total}\n---\n"
+        + ("- config_name: openmath\n  data_files:\n  - split: train\n    path: openmath/train-*\n" if openmath else "")
+        + f"dataset_info:\n  features:\n{features}\n  splits:\n  - name: train\n    num_examples: {total}\n---\n"
     )
     body = [
         f"# {cfg.export.name}\n",
@@ -191,6 +224,8 @@ def dataset_card(spark, cfg: Config, lake, total: int, fmt: str, messages: bool,
         "## Models and prompts\n", markdown(["stage", "model", "prompt version", "rows"], [list(x) for x in used]) + "\n",
         "## Quality gate\n",
         gate_text(cfg, lake, facts) + "\n",
+        "## Synthesis\n",
+        synthesis_text(cfg, lake, facts, solutions, openmath or [], fmt) + "\n",
         "## Decontamination\n",
         f"Tier 1: word {d.ngram}-grams (each with at least {d.min_content} content words) shared with a benchmark question, "
         f"on pages{' ' if d.pages else ' (off) '}and on the pairs' {', '.join(d.pair_fields)}. "
@@ -226,9 +261,50 @@ def gate_text(cfg: Config, lake, facts: dict) -> str:
     return text
 
 
+AGREEMENT_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def synthesis_text(cfg: Config, lake, facts: dict, solutions: int, files: list[str], fmt: str) -> str:
+    """The synthesis figures for the card (facts gain them too): questions, samples, the
+    majority agreement histogram and agreement with the pages' own answers."""
+    votes = current_votes(lake, cfg, _solve_version(cfg))
+    if votes is None:
+        return "No solutions were synthesized (`webinstruct synthesize`)."
+    s = cfg.synthesize
+    agg = votes.agg(F.count("*").alias("q"), F.sum("samples").alias("samples"), F.sum("parsed").alias("parsed"),
+                    F.sum((F.size("kept_samples") > 0).cast("int")).alias("kept_q"), F.sum(F.size("kept_samples")).alias("kept"),
+                    F.sum(F.col("reference_agrees").cast("int")).alias("agree"), F.count("reference_agrees").alias("compared")).collect()[0]
+    by_source = {r["s"]: int(r["n"]) for r in votes.groupBy(F.split("source", ":")[0].alias("s")).agg(F.count("*").alias("n")).collect()}
+    edges = list(AGREEMENT_BINS)
+    bins = [0] * (len(edges) - 1)
+    for r in votes.where(F.col("majority_answer").isNotNull()).groupBy("agreement").count().collect():
+        i = next(k for k in range(len(bins)) if r["agreement"] < edges[k + 1] or k == len(bins) - 1)
+        bins[i] += int(r["count"])
+    labels = [f"{edges[k]:.2f}-{edges[k + 1]:.2f}" for k in range(len(bins))]
+    facts["synthesis"] = {
+        "questions": int(agg["q"]), "samples": int(agg["samples"] or 0), "with_final_answer": int(agg["parsed"] or 0),
+        "questions_kept": int(agg["kept_q"] or 0), "solutions_kept": int(agg["kept"] or 0), "exported": solutions,
+        "reference_agrees": int(agg["agree"] or 0), "reference_compared": int(agg["compared"] or 0),
+        "agreement_histogram": dict(zip(labels, bins)), "by_source": by_source, "files": files,
+        "settings": {"teacher": s.model or cfg.llm.model, "n": s.n, "temperature": s.temperature, "top_p": s.top_p, "keep": s.keep,
+                     "min_votes": s.min_votes, "min_agreement": s.min_agreement},
+    }
+    compared = int(agg["compared"] or 0)
+    text = (f"{int(agg['q'])} questions ({', '.join(f'{k} {v}' for k, v in sorted(by_source.items()))}) got {int(agg['samples'] or 0)} "
+            f"sampled solutions from {s.model or cfg.llm.model} (n = {s.n}, temperature {s.temperature}, top_p {s.top_p}); "
+            f"{int(agg['parsed'] or 0)} stated a final answer. Answers were grouped by equivalence (math-verify) and "
+            f"`{s.keep}` kept {int(agg['kept'] or 0)} solutions of {int(agg['kept_q'] or 0)} questions (min votes {s.min_votes}, "
+            f"min agreement {s.min_agreement}). The majority agreed with the page's own final answer for "
+            f"{int(agg['agree'] or 0)} of {compared} questions that had one. "
+            + (f"{solutions} solutions are under `openmath/` in the OpenMathInstruct-2 schema "
+               f"({', '.join(OPENMATH_COLUMNS)}), {len(files)} {fmt} shard(s).\n" if files else "None were exported.\n"))
+    return text + "\n" + markdown(["majority agreement", "questions"], [[label, n] for label, n in zip(labels, bins)]) + "\n"
+
+
 def summary_rows(result: dict, lake=None) -> list[tuple[str, object]]:
     rows = [
         ("pairs", result["rows"]),
+        ("synthesized solutions (openmath/)", result.get("solutions", "-")),
         ("shards", result["shards"]),
         ("folder (dataset card: README.md)", result["out"]),
         ("state", "already exported, unchanged" if result["skipped"] else "exported"),

@@ -104,7 +104,7 @@ class OpenAIEngine(Engine):
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
             "max_tokens": sampling.max_tokens,
-            "seed": sampling.seed,
+            "seed": sampling.seed if request.seed is None else request.seed,
         }
         if request.json_schema is not None:
             body["response_format"] = {

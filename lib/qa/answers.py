@@ -128,30 +128,31 @@ class Vote:
     agreement: float  # votes / answers with a parsed answer
     groups: list[tuple[str, int]]  # every group: representative, size; largest first
     unparsed: int
+    members: tuple[int, ...] = ()  # positions (in the input) of the winning group's answers
 
 
 def majority(answers: list[str | None], timeout_s: int = 5) -> Vote:
     """Answers grouped by equivalence (not by string); the largest group wins, a tie goes
     to the group seen first. Deterministic for a given order of answers."""
-    groups: list[list[str]] = []
+    groups: list[list[int]] = []  # positions; a group is represented by its first answer
     unparsed = 0
-    for answer in answers:
+    for i, answer in enumerate(answers):
         if answer is None or not normalise(answer):
             unparsed += 1
             continue
         for group in groups:
-            if equivalent(group[0], answer, timeout_s):
-                group.append(answer)
+            if equivalent(answers[group[0]], answer, timeout_s):
+                group.append(i)
                 break
         else:
-            groups.append([answer])
+            groups.append([i])
     parsed = len(answers) - unparsed
     ranked = sorted(enumerate(groups), key=lambda ig: (-len(ig[1]), ig[0]))
-    summary = [(g[0], len(g)) for _, g in ranked]
+    summary = [(answers[g[0]], len(g)) for _, g in ranked]
     if not summary:
         return Vote(None, 0, 0.0, [], unparsed)
     top, votes = summary[0]
-    return Vote(top, votes, votes / parsed, summary, unparsed)
+    return Vote(top, votes, votes / parsed, summary, unparsed, tuple(ranked[0][1]))
 
 
 class AnswerFileError(ValueError):

@@ -20,7 +20,7 @@ from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import EVIDENCE_CHARS, judge_identity
 from webinstruct.jobs.core.errors import DecontamError, LlmStageError
 from webinstruct.jobs.core.llm_stage import check_model, engine_spec
-from webinstruct.jobs.stages.decontam.bench import Bench
+from webinstruct.jobs.stages.decontam.bench import Bench, register_configured
 from webinstruct.lib.decontam.benchmarks import BenchmarkError, read_qa
 from webinstruct.lib.decontam.embed_index import EmbedError, encode, top_k
 from webinstruct.lib.decontam.judge import SameProblemTask, combine
@@ -44,8 +44,22 @@ def read_pairs(path: str, question_field: str, answer_field: str) -> list[tuple[
 
 
 def check_file(spark, cfg: Config, lake, path: str, question_field: str = "question", answer_field: str = "answer") -> list[dict]:
-    pairs = read_pairs(path, question_field, answer_field)
+    return check_pairs(spark, cfg, lake, read_pairs(path, question_field, answer_field))
+
+
+def screen(spark, cfg: Config, lake, pairs: list[tuple[str, str]]) -> tuple[str, list[dict]]:
+    """The check as synthesis uses it on new problems: the configured benchmarks registered
+    first (as `decontam` does); returns the benchmarks' fingerprint with the results (no
+    pairs: the fingerprint alone, for the screen key)."""
+    register_configured(spark, cfg, lake)
     bench = Bench(spark, cfg, lake)
+    return bench.fingerprint, check_pairs(spark, cfg, lake, pairs, bench)
+
+
+def check_pairs(spark, cfg: Config, lake, pairs: list[tuple[str, str]], bench: Bench | None = None) -> list[dict]:
+    if not pairs:
+        return []
+    bench = bench or Bench(spark, cfg, lake)
     d = cfg.decontam
     out = [{"line": i + 1, "flagged": False, "tier": None, "method": None, "benchmark": None, "item_id": None,
             "score": None, "evidence": None} for i in range(len(pairs))]

@@ -58,7 +58,7 @@ def test_an_export_replaces_only_its_own_files(spark, lake, tmp_path):
     first = export.run(spark, cfg, lk, str(out))
     assert first["shards"] == 3 and not first["skipped"]
     card = json.loads((out / "card.json").read_text())
-    assert card["generator"] == "webinstruct" and card["own"] == ["data", "README.md", "card.json"]
+    assert card["generator"] == "webinstruct" and card["own"] == ["data", "openmath", "README.md", "card.json"]
     (out / "NOTES.md").write_text("my notes")  # a user's file beside the export
 
     publish(tmp_path / "lake", 4, mode="overwrite")  # the table changed: a new export
