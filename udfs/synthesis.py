@@ -20,7 +20,7 @@ def _str(value) -> str | None:
 
 
 def reference_of(source: str, text: str | None) -> str | None:
-    """The question's own final answer: a published pair's answer concludes with it (boxed,
+    """The question's own final answer: the page's extracted answer concludes with it (boxed,
     else the last number of its last line); a file's reference may be a whole solution."""
     if not text:
         return None

@@ -366,7 +366,9 @@ class SynthesizeSection:
     augment_max_tokens: int = 256
     augment_temperature: float = 0.7
     augment: bool = False  # whether `webinstruct run` (and `synthesize` without --augment) writes new problems
-    augment_seeds: int = 0  # at most this many seed questions per run (0 = every published question not yet used)
+    # at most this many seed questions per run (0 = every published question not yet used);
+    # the screen's decontamination check runs on the driver, so a run stays bounded
+    augment_seeds: int = 1000
     # a new problem is a copy of an existing question at gate.dedup_threshold (MinHash of
     # gate.dedup_ngram word shingles), and is screened by decontam's three tiers
 

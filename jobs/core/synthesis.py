@@ -53,16 +53,40 @@ def dataclass_dict(section) -> dict:
 
 
 def web_question_id():
-    return F.substring(F.sha2(F.concat_ws("\x1f", F.lit("question"), F.lit("web"), "qa_id", "refiner"), 256), 1, 32)
+    """The pair and its question text: a rewritten question (a new refine prompt) is a new
+    question, whose samples are drawn again."""
+    return F.substring(F.sha2(F.concat_ws("\x1f", F.lit("question"), F.lit("web"), "qa_id", "refiner", "question"), 256), 1, 32)
 
 
 def web_questions(lake):
-    """The published pairs' questions; their answers hold the page's own final answer."""
+    """The published pairs' questions; the extracted answer is the page's own, with its
+    final answer."""
     if not lake.exists("webinstruct"):
         return None
     return lake.read("webinstruct").select(
-        web_question_id().alias("question_id"), "question", F.col("answer").alias("reference_text"), F.lit("web").alias("source"),
+        web_question_id().alias("question_id"), "question", F.col("orig_answer").alias("reference_text"), F.lit("web").alias("source"),
         "qa_id", "refiner", "doc_id")
+
+
+def exportable(lake):
+    """Question ids whose solutions may still be exported: published pairs as they stand,
+    registered file rows, and new problems whose latest screen kept them and whose seed is
+    still published. A pair that publish later drops (a new benchmark flags it) takes its
+    solutions out of the next export."""
+    web = web_questions(lake)
+    ids = web.select("question_id") if web is not None else None
+    if lake.exists(QUESTIONS):
+        registered = latest_attempt(lake.read(QUESTIONS), ["question_id"]).where(F.col("status") == "ok")
+        files = registered.where(F.col("seed_question_id").isNull()).select("question_id")
+        ids = files if ids is None else ids.unionByName(files)
+        if lake.exists(SCREEN) and web is not None:
+            screens = lake.read(SCREEN)
+            latest = screens.groupBy("question_id").agg(F.max("screened_at").alias("screened_at"))
+            kept = screens.join(latest, ["question_id", "screened_at"]).where(F.col("verdict") == "kept").select("question_id")
+            augmented = (registered.where(F.col("seed_question_id").isNotNull()).join(kept, "question_id", "left_semi")
+                         .join(web.select(F.col("question_id").alias("seed_question_id")), "seed_question_id", "left_semi"))
+            ids = ids.unionByName(augmented.select("question_id"))
+    return ids
 
 
 def questions(lake, cfg: Config, fingerprint: str | None):
@@ -100,6 +124,10 @@ def kept_solutions(lake, cfg: Config, prompt_version: str):
         return None
     skey = synth_key(cfg, prompt_version)
     sols = latest_attempt(lake.read(SOLUTIONS).where(F.col("synth_key") == skey), ["solution_id"])
+    ids = exportable(lake)
+    if ids is None:
+        return None
+    votes = votes.join(ids.distinct(), "question_id", "left_semi")
     kept = votes.select("question_id", "question", "expected_answer", "source", F.explode("kept_samples").alias("sample"))
     return kept.join(sols.select("question_id", "sample", "solution_id", F.col("raw_output").alias("generated_solution")),
                      ["question_id", "sample"]).select(

@@ -392,7 +392,7 @@ SYNTH_SCREEN = T.StructType(
         T.StructField("screen_key", T.StringType()),  # dedup + decontam settings: a new key screens again
         T.StructField("verdict", T.StringType()),  # kept | duplicate | contaminated
         T.StructField("reason", T.StringType()),  # the copy it matched, or the benchmark tier and item
-        T.StructField("matched", T.StringType()),  # question_id or pair (qa_id|refiner) copied, or benchmark/item_id
+        T.StructField("matched", T.StringType()),  # the question_id copied, or benchmark/item_id
         T.StructField("score", T.DoubleType()),  # Jaccard of the copy, or the benchmark cosine
         T.StructField("band_keys", T.ArrayType(T.LongType())),  # for later problems' dedup against this one
         T.StructField("shingle_set", T.BinaryType()),

@@ -29,15 +29,15 @@ from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import BENCHMARK_SUMMARY_COLUMNS, benchmark_summary
 from webinstruct.jobs.core.errors import ExportError
 from webinstruct.jobs.core.figures import funnel, models_used
-from webinstruct.jobs.core.synthesis import VOTES, current_votes, kept_solutions
+from webinstruct.jobs.core.synthesis import VOTES, current_votes, kept_solutions, synth_key, vote_key
 from webinstruct.jobs.core.views import quality_current
 from webinstruct.lib.llm.prompts import PromptError, load_prompt
 from webinstruct.lib.text_table import markdown
 
 COLUMNS = ["orig_question", "orig_answer", "question", "answer", "source", "index"]
 GENERATOR = "webinstruct"  # card.json's mark: a folder holding it is an export of ours
-OWN = ("data", "openmath", "README.md", "card.json")
-OPENMATH_COLUMNS = ["problem", "generated_solution", "expected_answer", "problem_source"]  # what an export writes, and all it ever replaces
+OWN = ("data", "openmath", "README.md", "card.json")  # what an export writes, and all it ever replaces
+OPENMATH_COLUMNS = ["problem", "generated_solution", "expected_answer", "problem_source"]
 STAGING = ".webinstruct-tmp-"  # sibling folders an export builds in, removed when it ends
 STALE_S = 3600  # a staging sibling older than this belongs to a killed export: removed
 
@@ -64,9 +64,11 @@ def run(spark, cfg: Config, lake, out: str | None = None, fmt: str | None = None
     facts = own_card(out)
     stamp = {"webinstruct_version": lake.version("webinstruct"), "format": fmt, "messages": bool(messages), "shard_rows": e.shard_rows,
              "min_quality": min_quality, "openmath": e.openmath,
-             "votes_version": lake.version(VOTES) if e.openmath and lake.exists(VOTES) else None}
+             "votes_version": lake.version(VOTES) if e.openmath and lake.exists(VOTES) else None,
+             "vote_key": vote_key(cfg, synth_key(cfg, _solve_version(cfg))) if e.openmath else None}
     if facts is not None and all(facts.get(k) == v for k, v in stamp.items()):  # same table, same way: nothing to do
-        return {"rows": facts.get("rows", 0), "shards": len(facts.get("files", [])), "files": facts.get("files", []),
+        files = facts.get("files", []) + facts.get("synthesis", {}).get("files", [])
+        return {"rows": facts.get("rows", 0), "shards": len(facts.get("files", [])), "files": files,
                 "skipped": True, "out": out, "solutions": facts.get("synthesis", {}).get("exported", 0)}
     _remove_stale_staging(out)
     staging = f"{out}{STAGING}{uuid.uuid4().hex[:12]}"
@@ -77,7 +79,7 @@ def run(spark, cfg: Config, lake, out: str | None = None, fmt: str | None = None
         card["facts"].update(stamp, generator=GENERATOR, own=list(OWN))
         storage.write_text(f"{staging}/README.md", card["markdown"])
         storage.write_text(f"{staging}/card.json", json.dumps(card["facts"], indent=1, default=str))
-        _swap_in(staging, out)
+        _swap_in(staging, out, tuple(facts.get("own", OWN)) if facts is not None else ())
     finally:
         storage.remove(staging)
     return {"rows": total, "shards": len(files), "files": files + openmath, "skipped": False, "out": out, "solutions": solutions}
@@ -167,13 +169,17 @@ def _solve_version(cfg: Config) -> str:
         raise ExportError(f"synthesize.prompt: {exc}") from None
 
 
-def _swap_in(staging: str, out: str) -> None:
-    """Our files of the earlier export step aside, the new ones in, then the old ones
-    gone; anything else in `out` stays."""
+def _swap_in(staging: str, out: str, previous: tuple[str, ...]) -> None:
+    """The files the earlier export wrote (`previous`, from its card) step aside, the new
+    ones in, then the old ones gone; anything else in `out` stays, and a name of ours that
+    someone else's file already holds stops the swap before anything moves."""
+    taken = [n for n in OWN if n not in previous and storage.exists(f"{staging}/{n}") and storage.exists(f"{out}/{n}")]
+    if taken:
+        raise ExportError(f"--out {out} holds {', '.join(taken)}, which no earlier export of ours wrote; move it or export elsewhere")
     old = f"{out}{STAGING}old-{uuid.uuid4().hex[:12]}"
     try:
-        for name in OWN:
-            if storage.exists(f"{out}/{name}"):
+        for name in previous:
+            if name in OWN and storage.exists(f"{out}/{name}"):
                 storage.move(f"{out}/{name}", f"{old}/{name}")
         for name in OWN:
             if storage.exists(f"{staging}/{name}"):

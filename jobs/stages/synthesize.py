@@ -23,10 +23,12 @@ written from the published questions -> `synth_questions`, screened -> `synth_sc
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from pathlib import Path
 from typing import Callable
 
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -45,6 +47,7 @@ from webinstruct.lib.llm.prompts import PromptError, load_prompt
 from webinstruct.lib.llm.types import Sampling
 from webinstruct.lib.qa.answers import AnswerFileError, read_rows
 from webinstruct.lib.qa.synthesis import AugmentTask, KeepRule, SolveTask, question_id
+from webinstruct.jobs.core.pair_dedup import BUCKET_HEADS
 from webinstruct.udfs.gate import jaccard_map
 from webinstruct.udfs.synthesis import sketch_map, vote_group
 
@@ -53,6 +56,7 @@ from webinstruct.udfs.synthesis import sketch_map, vote_group
 # fingerprint, one result per pair with flagged, tier, method, benchmark, item_id, score)
 Screen = Callable[..., tuple[str, list[dict]]]
 MAX_FILE_ROWS = 1_000_000
+log = logging.getLogger("webinstruct.synthesize")
 SKETCH = T.StructType([T.StructField("question_id", T.StringType()), T.StructField("band_keys", T.ArrayType(T.LongType())),
                        T.StructField("shingle_set", T.BinaryType()), T.StructField("number_key", T.StringType())])
 JACCARD = T.StructType([T.StructField("a", T.StringType()), T.StructField("b", T.StringType()), T.StructField("jaccard", T.DoubleType())])
@@ -122,6 +126,10 @@ def register_file(spark, lake: Lake, path: str, question_field: str, answer_fiel
     if rows and (not isinstance(rows[0], dict) or question_field not in rows[0]):
         fields = ", ".join(sorted(rows[0])) if isinstance(rows[0], dict) else type(rows[0]).__name__
         raise MissingInput(f"--question-field {question_field!r} is not a field of {path} (fields: {fields})")
+    if rows and answer_field not in rows[0]:
+        raise MissingInput(f"--answer-field {answer_field!r} is not a field of {path} (fields: {', '.join(sorted(rows[0]))})")
+    if len(rows) == MAX_FILE_ROWS:
+        log.warning("synthesize: %s has more than %d rows; the first %d are registered", path, MAX_FILE_ROWS, MAX_FILE_ROWS)
     name = Path(path).name
     source = f"file:{name}"
     out, skipped = [], 0
@@ -131,7 +139,7 @@ def register_file(spark, lake: Lake, path: str, question_field: str, answer_fiel
             skipped += 1
             continue
         a = row.get(answer_field)
-        out.append({"question_id": question_id("file", name, str(i)), "kind": source, "status": "ok", "question": q.strip(),
+        out.append({"question_id": question_id("file", name, str(i), q.strip()), "kind": source, "status": "ok", "question": q.strip(),
                     "answer": None if a is None else str(a), "source": source, "run_id": run_id})
     schema = T.StructType([f for f in SYNTH_QUESTIONS.fields if f.name != "generated_at"])
     df = spark.createDataFrame([tuple(r.get(c) for c in schema.fieldNames()) for r in out], schema)
@@ -285,6 +293,10 @@ def _copies(lake: Lake, cfg: Config, sketched, skey: str, lsh: LshParams):
                         F.col("number_key").alias("num_a"), F.posexplode("band_keys").alias("band", "key"))
     b = news.select(F.col("question_id").alias("b"), F.col("shingle_set").alias("set_b"), F.col("number_key").alias("num_b"),
                     F.posexplode("band_keys").alias("band", "key"))
+    # a crowded bucket (a template question on thousands of pages) is compared through its
+    # first BUCKET_HEADS members only, as in publish's pair dedup
+    a = a.withColumn("_r", F.row_number().over(Window.partitionBy("band", "key").orderBy("a_new", "a"))).where(
+        F.col("_r") <= BUCKET_HEADS).drop("_r")
     cands = (a.join(b, ["band", "key"]).where((F.col("a") != F.col("b")) & (~F.col("a_new") | (F.col("a") < F.col("b"))))
              .where(F.col("num_a").eqNullSafe(F.col("num_b"))).select("a", "b", "set_a", "set_b").dropDuplicates(["a", "b"]))
     verified = cands.mapInPandas(jaccard_map(), JACCARD).where(F.col("jaccard") >= cfg.gate.dedup_threshold)

@@ -30,7 +30,8 @@ def _hash(*parts: str) -> str:
 
 
 def question_id(kind: str, *parts: str) -> str:
-    """web: (qa_id, refiner); file: (file, row key); augmented: (seed id, prompt, version, model)."""
+    """file: (file name, row, question text); augmented: (seed id, prompt, version, model).
+    A published pair's id is computed in Spark (jobs.core.synthesis.web_question_id)."""
     return _hash("question", kind, *parts)
 
 

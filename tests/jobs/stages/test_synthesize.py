@@ -17,7 +17,7 @@ from tests.conftest import shared
 from webinstruct.jobs.cli import main
 from webinstruct.jobs.core.config import load_config
 from webinstruct.jobs.core.lake import open_lake
-from webinstruct.jobs.core.synthesis import synth_key, vote_key
+from webinstruct.jobs.core.synthesis import exportable, synth_key, vote_key
 from webinstruct.jobs.core.tables import WEBINSTRUCT
 from webinstruct.jobs.stages import export, synthesize
 from webinstruct.jobs.stages.decontam import check
@@ -199,6 +199,18 @@ def test_export_writes_kept_solutions_in_the_openmath_shape(env):
     assert card["synthesis"]["questions"] == len(votes) and card["synthesis"]["solutions_kept"] == kept
     assert sum(card["synthesis"]["agreement_histogram"].values()) == sum(v["majority_answer"] is not None for v in votes)
     assert "## Synthesis" in (out / "README.md").read_text()
+
+
+def test_a_pair_publish_drops_later_takes_its_solutions_out_of_the_export(env):
+    lake = env["lake"]
+    web = {r["qa_id"]: r["question_id"] for r in _rows(lake, "solution_votes", "source = 'web'")}
+    children = {r["question_id"] for r in _rows(lake, "synth_questions", f"seed_question_id = '{web['qa1']}'")}
+    before = {r["question_id"] for r in exportable(lake).collect()}
+    assert web["qa1"] in before and web["qa0"] in before
+    lake.replace("webinstruct", lake.read("webinstruct").where("qa_id <> 'qa1'"))  # e.g. a new benchmark flagged it
+    after = {r["question_id"] for r in exportable(lake).collect()}
+    assert web["qa1"] not in after and not (children & after) and web["qa0"] in after
+    assert after == before - {web["qa1"]} - children
 
 
 def test_the_cli_names_what_is_missing_or_wrong(env, capsys):
