@@ -145,13 +145,24 @@ def spark_side(args) -> dict:
             "tokens_out": counters["tokens_out"], "statuses": statuses, "documents": counters["documents_in"]}
 
 
-def child(side: str, argv: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "bench.llm", "--side", side, *argv], capture_output=True, text=True, cwd=REPO)
+def child(side: str, argv: list[str], module: str = "bench.llm") -> dict:
+    """One side of a raw-vs-stage bench in its own subprocess; its last JSON line."""
+    proc = subprocess.run([sys.executable, "-m", module, "--side", side, *argv], capture_output=True, text=True, cwd=REPO)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode or not lines:
         sys.stderr.write(proc.stderr[-4000:])
         raise SystemExit(f"{side} side failed (rc {proc.returncode})")
     return json.loads(lines[-1])
+
+
+def print_sides(results: list[dict]) -> tuple[float, float]:
+    """The raw and spark rows; returns (stage / raw, generation slices only / raw) in output tokens per second."""
+    print(f"{'side':<8}{'seconds':>9}{'requests':>10}{'tokens in':>11}{'tokens out':>12}{'out tok/s':>11}")
+    for x in results:
+        print(f"{x['side']:<8}{x['seconds']:>9.1f}{x['requests']:>10}{x['tokens_in']:>11}{x['tokens_out']:>12}{x['tokens_out'] / x['seconds']:>11.1f}")
+    r, s = results
+    raw_rate = r["tokens_out"] / r["seconds"]
+    return (s["tokens_out"] / s["seconds"]) / raw_rate, (s["tokens_out"] / s["generate_seconds"]) / raw_rate
 
 
 def main() -> None:
@@ -172,13 +183,9 @@ def main() -> None:
         # machine's cores split over the engines instead
         argv += ["--set", f"llm.cpu_threads={max(1, args.cores // args.engines)}"]
     results = [child("raw", argv), child("spark", argv)]
-    r, s = results
+    s = results[1]
     print(f"\nextract throughput, {args.docs} real forum pages, Spark local[{args.cores}] with {args.engines} engine(s)")
-    print(f"{'side':<8}{'seconds':>9}{'requests':>10}{'tokens in':>11}{'tokens out':>12}{'out tok/s':>11}")
-    for x in results:
-        print(f"{x['side']:<8}{x['seconds']:>9.1f}{x['requests']:>10}{x['tokens_in']:>11}{x['tokens_out']:>12}{x['tokens_out'] / x['seconds']:>11.1f}")
-    ratio = (s["tokens_out"] / s["seconds"]) / (r["tokens_out"] / r["seconds"])
-    gen_ratio = (s["tokens_out"] / s["generate_seconds"]) / (r["tokens_out"] / r["seconds"])
+    ratio, gen_ratio = print_sides(results)
     print(f"spark stage / raw engine, output tokens per second: {ratio:.2f} "
           f"(generation slices only: {gen_ratio:.2f}); statuses {s['statuses']}")
 

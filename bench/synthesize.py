@@ -25,13 +25,15 @@ import argparse
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.llm import child, print_sides
+
 REPO = Path(__file__).resolve().parent.parent
+MODULE = "bench.synthesize"
 DATA = REPO.parent / "shared" / "data"
 
 
@@ -131,15 +133,6 @@ def spark_side(args) -> dict:
             "voted": counters.get("questions_voted", 0), "kept": counters.get("solutions_kept", 0)}
 
 
-def child(side: str, argv: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "bench.synthesize", "--side", side, *argv], capture_output=True, text=True, cwd=REPO)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode or not lines:
-        sys.stderr.write(proc.stderr[-4000:])
-        raise SystemExit(f"{side} side failed (rc {proc.returncode})")
-    return json.loads(lines[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--questions", type=int, default=16)
@@ -153,15 +146,11 @@ def main() -> None:
     if args.side:
         print(json.dumps((raw if args.side == "raw" else spark_side)(args)))
         return
-    results = [child("raw", sys.argv[1:]), child("spark", sys.argv[1:])]
-    r, s = results
+    results = [child("raw", sys.argv[1:], MODULE), child("spark", sys.argv[1:], MODULE)]
+    s = results[1]
     print(f"\nsynthesize throughput, {args.questions} GSM8K train questions x n={args.n}, max_tokens {args.max_tokens}, "
           f"Spark local[{args.cores}] with one engine")
-    print(f"{'side':<8}{'seconds':>9}{'requests':>10}{'tokens in':>11}{'tokens out':>12}{'out tok/s':>11}")
-    for x in results:
-        print(f"{x['side']:<8}{x['seconds']:>9.1f}{x['requests']:>10}{x['tokens_in']:>11}{x['tokens_out']:>12}{x['tokens_out'] / x['seconds']:>11.1f}")
-    ratio = (s["tokens_out"] / s["seconds"]) / (r["tokens_out"] / r["seconds"])
-    gen_ratio = (s["tokens_out"] / s["generate_seconds"]) / (r["tokens_out"] / r["seconds"])
+    ratio, gen_ratio = print_sides(results)
     print(f"spark stage / raw engine, output tokens per second: {ratio:.2f} (generation slices only: {gen_ratio:.2f}); "
           f"statuses {s['statuses']}; questions voted {s['voted']}, solutions kept {s['kept']}")
 
