@@ -68,3 +68,19 @@ def wceb_page(file_id: str) -> tuple[str, str]:
     row = next(r for r in real_pages() if r["file_id"] == file_id)
     raw = gzip.decompress(shared("pages", "wceb2026", row["html"]).read_bytes())
     return decode_html(raw, None)[0], row["url"]
+
+
+def crash_on_second_commit(monkeypatch, lake, table: str) -> None:
+    """The lake's second append to `table` raises, as a lost executor would, after the
+    first has committed; monkeypatch.undo() restores it."""
+    real_append = type(lake).append
+    calls = []
+
+    def append(self, name, df, txn=None):
+        if name == table:
+            calls.append(txn)
+            if len(calls) == 2:
+                raise RuntimeError("executor lost (simulated)")
+        return real_append(self, name, df, txn)
+
+    monkeypatch.setattr(type(lake), "append", append)

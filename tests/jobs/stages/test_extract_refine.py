@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from tests.conftest import real_pages
+from tests.conftest import crash_on_second_commit, real_pages
 from webinstruct.jobs.core.lake import open_lake
 from webinstruct.jobs.core.tables import DOCUMENTS
 from webinstruct.jobs.stages import extract, refine
@@ -60,17 +60,7 @@ def stage(spark, offline_model, tmp_path_factory):
 
 def test_crash_after_a_commit_resumes_with_only_the_missing_documents(stage, monkeypatch):
     cfg, lake, n_docs = stage
-    real_append = type(lake).append
-    calls = []
-
-    def crash_on_second_commit(self, table, df, txn=None):
-        if table == "qa_extracted":
-            calls.append(txn)
-            if len(calls) == 2:
-                raise RuntimeError("executor lost (simulated)")
-        return real_append(self, table, df, txn)
-
-    monkeypatch.setattr(type(lake), "append", crash_on_second_commit)
+    crash_on_second_commit(monkeypatch, lake, "qa_extracted")
     with pytest.raises(RuntimeError, match="simulated"):
         extract.run(lake.spark, cfg, lake)
     monkeypatch.undo()

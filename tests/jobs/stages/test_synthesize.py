@@ -13,7 +13,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import shared
+from tests.conftest import crash_on_second_commit, shared
 from webinstruct.jobs.cli import main
 from webinstruct.jobs.core.config import load_config
 from webinstruct.jobs.core.lake import open_lake
@@ -67,17 +67,7 @@ def _rows(lake, table, where="true"):
 
 def test_crash_on_the_second_commit_resumes_and_a_rerun_draws_nothing(env, monkeypatch):
     lake = env["lake"]
-    real_append = type(lake).append
-    calls = []
-
-    def crash_on_second_commit(self, table, df, txn=None):
-        if table == "solutions":
-            calls.append(txn)
-            if len(calls) == 2:
-                raise RuntimeError("executor lost (simulated)")
-        return real_append(self, table, df, txn)
-
-    monkeypatch.setattr(type(lake), "append", crash_on_second_commit)
+    crash_on_second_commit(monkeypatch, lake, "solutions")
     with pytest.raises(RuntimeError, match="simulated"):
         _run(env, input_file=str(env["file"]), question_field="q", answer_field="a")
     monkeypatch.undo()
