@@ -145,7 +145,8 @@ def test_augmentation_writes_new_problems_with_lineage_and_screens_them(env):
         assert r["seed_question_id"] in seeds and r["qa_id"] == seeds[r["seed_question_id"]]["qa_id"]
         assert r["status"] in {"ok", "rejected", "truncated", "parse_error"}, r["error"]
         assert r["source"] == f"augmented:{r['kind']}"
-    screened = {r["question_id"]: r for r in _rows(lake, "synth_screen")}
+    # the 135M model may write no usable problem at all; then nothing is screened and the table is not created
+    screened = {r["question_id"]: r for r in _rows(lake, "synth_screen")} if lake.exists("synth_screen") else {}
     assert set(screened) == {r["question_id"] for r in made if r["status"] == "ok"}
     kept = {q for q, r in screened.items() if r["verdict"] == "kept"}
     solved = {r["question_id"] for r in _rows(lake, "solutions", "source LIKE 'augmented:%'")}
