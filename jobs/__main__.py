@@ -7,7 +7,7 @@ It imports the package by its installed name (a wheel, or the zip on --py-files)
 by path, so a cluster runs exactly the code that was shipped.
 """
 
-from webinstruct.jobs.cli import main
+from webinstruct.jobs.cli import entry
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(entry())

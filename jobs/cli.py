@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+import tempfile
+import traceback
+from pathlib import Path
 
 from webinstruct.jobs import demo, pipeline
 from webinstruct.jobs.core import benchmarks, gc
-from webinstruct.jobs.core.config import PACKAGED, load_config
+from webinstruct.jobs.core.config import PACKAGED, Config, load_config
+from webinstruct.jobs.core.console import CONSOLE
 from webinstruct.jobs.core.errors import ConfigError, WebinstructError
 from webinstruct.jobs.core.lake import open_lake
+from webinstruct.jobs.core.report import write_report
+from webinstruct.jobs.core.runs import new_run_id
 from webinstruct.jobs.core.session import get_spark
+from webinstruct.jobs.core.storage import is_local
 from webinstruct.jobs.core.summary import print_benchmarks, print_summary, run_sql, stdout_to_stderr, tables_text
 from webinstruct.jobs.stages import decontam, dedup, export, extract, gate, ingest, recall, refine, synthesize
 from webinstruct.jobs.stages.decontam import check
@@ -34,6 +42,8 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--lake", default=default, help="lake root folder or URI (overrides lake.root)")
     parser.add_argument("--remote", default=default, metavar="sc://HOST:PORT",
                         help="run through a Spark Connect server (or set SPARK_REMOTE)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="also stream the run's log (library output: vLLM, Spark, torch) to stderr")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=argparse.SUPPRESS if suppress else [],
         metavar="SECTION.KEY=VALUE", help="override one config key (repeatable)",
@@ -127,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--messages", action="store_true", default=None)
     p.add_argument("--until", choices=[s.name for s in pipeline.STEPS], default=None, metavar="STEP",
                    help="stop after this step (quote two-word steps: --until 'decontam pages')")
+    p.add_argument("--report", default=None, metavar="FILE", help="then write the HTML report of the lake to FILE")
+
+    p = sub.add_parser("report", parents=[common], help="one self-contained HTML page of the lake's figures and plots")
+    p.add_argument("--out", default="report.html", help="the HTML file to write (default report.html)")
 
     p = sub.add_parser("models", parents=[common], help="offline models")
     msub = p.add_subparsers(dest="step", required=True)
@@ -152,8 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--timeout", type=int, default=5, help="seconds per equivalence check")
 
-    p = sub.add_parser("demo", parents=[common], help="build the sample archive and run the pipeline on it")
+    p = sub.add_parser("demo", parents=[common], help="build the sample archive, run the pipeline on it, write the report")
     p.add_argument("--workdir", default="build/demo", help="where the sample archive is written")
+    p.add_argument("--report", default=None, metavar="FILE", help="the HTML report (default WORKDIR/report.html)")
     return parser
 
 
@@ -220,7 +235,7 @@ def _answers(args) -> int:
     try:
         rows = answers.check_rows(answers.read_rows(args.input), args.solution_field, args.reference_field, args.timeout)
     except answers.AnswerFileError as exc:
-        print(f"answers: {exc}", file=sys.stderr)
+        CONSOLE.error(f"answers: {exc}")
         return 2
     if args.format == "json":
         print(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -239,6 +254,13 @@ def _answers(args) -> int:
 def _run(spark, cfg, lake, args) -> int:
     pipeline.run(spark, cfg, lake, args.inputs, sample=args.sample, out=args.out, fmt=args.format, messages=args.messages,
                  until=args.until)
+    if args.report:
+        print(f"\nreport: {write_report(lake, cfg, args.report)}")
+    return 0
+
+
+def _report(spark, cfg, lake, args) -> int:
+    print(f"report: {write_report(lake, cfg, args.out)}")
     return 0
 
 
@@ -270,26 +292,70 @@ COMMANDS = {
     "tables": lambda spark, cfg, lake, args: print(tables_text(lake)) or 0,
     "gc": _gc,
     "sql": _sql,
-    "demo": lambda spark, cfg, lake, args: demo.run(spark, cfg, lake, args.workdir),
+    "report": _report,
+    "demo": lambda spark, cfg, lake, args: demo.run(spark, cfg, lake, args.workdir, args.report),
 }
+# commands shown as one stage (a start line, then progress while it runs)
+STAGES = {"ingest", "recall", "dedup", "decontam", "extract", "refine", "gate", "synthesize", "export", "benchmarks", "gc"}
 
 
-def main(argv: list[str] | None = None) -> int:
+def log_path(cfg: Config, run_id: str) -> Path:
+    """`<lake>/_logs/<run_id>.log` for a lake on this machine's file system; a lake in an
+    object store gets the log in the temp folder (the path is printed either way)."""
+    root = cfg.lake.root
+    if is_local(root) and not root.startswith("dbfs:/"):
+        base = Path(root.removeprefix("file://"))
+    else:
+        base = Path(tempfile.gettempdir()) / "webinstruct"
+    return (base / "_logs" / f"{run_id}.log").absolute()
+
+
+def entry() -> int:
+    """The installed `webinstruct` command and `python -m webinstruct.jobs`: a quiet console
+    with library output in the run's log."""
+    return main(capture=True)
+
+
+def main(argv: list[str] | None = None, capture: bool = False) -> int:
     args = build_parser().parse_args(argv)
     label = " ".join(x for x in (args.command, getattr(args, "step", None)) if x)
     try:
         cfg = load_config(args.config, args.lake, args.overrides, args.remote)
-        if args.command == "answers":
-            return _answers(args)
-        if args.command == "models":
-            print(prepare(args.out, args.force))
-            return 0
-        spark = get_spark(cfg)
-        lake = open_lake(spark, cfg)
-        return COMMANDS[args.command](spark, cfg, lake, args)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
-    except WebinstructError as exc:
-        print(f"{label}: {exc}", file=sys.stderr)
+    if capture:
+        CONSOLE.capture(log_path(cfg, new_run_id()), verbose=bool(args.verbose))
+        CONSOLE.note(f"webinstruct {label}: lake {cfg.lake.root}; log {CONSOLE.log_path}" + (" (streamed)" if args.verbose else ""))
+    try:
+        return _dispatch(args, cfg, label)
+    except ConfigError as exc:
+        CONSOLE.error(f"config error: {exc}")
         return 2
+    except WebinstructError as exc:
+        CONSOLE.error(f"{label}: {exc}")
+        return 2
+    except Exception as exc:  # noqa: BLE001 - shown briefly here; the traceback goes to the log
+        if not capture:
+            raise
+        logging.getLogger("webinstruct").info("%s failed:\n%s", label, traceback.format_exc())
+        CONSOLE.error(f"{label} failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+        return 1
+    finally:
+        if capture:
+            CONSOLE.release()
+
+
+def _dispatch(args, cfg: Config, label: str) -> int:
+    if args.command == "answers":
+        return _answers(args)
+    if args.command == "models":
+        print(prepare(args.out, args.force))
+        return 0
+    spark = get_spark(cfg)
+    lake = open_lake(spark, cfg)
+    if args.command in STAGES:
+        about = pipeline.step(label).about if label in {s.name for s in pipeline.STEPS} else ""
+        with CONSOLE.stage(label, about, spark):
+            return COMMANDS[args.command](spark, cfg, lake, args)
+    return COMMANDS[args.command](spark, cfg, lake, args)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from webinstruct.jobs import pipeline
 from webinstruct.jobs.core.config import Config
+from webinstruct.jobs.core.report import write_report
 from webinstruct.jobs.core.summary import run_sql, tables_text
 from webinstruct.lib.demo.benchmark import source, write_benchmark
 from webinstruct.lib.demo.sample_archive import build_sample_archive
@@ -52,7 +53,7 @@ FROM webinstruct ORDER BY quality DESC LIMIT 5
 """
 
 
-def run(spark, cfg: Config, lake, workdir: str) -> int:
+def run(spark, cfg: Config, lake, workdir: str, report: str | None = None) -> int:
     work = Path(workdir)
     archive = build_sample_archive(work / "webinstruct-demo.warc.gz")
     print(f"sample archive: {archive}")
@@ -64,6 +65,8 @@ def run(spark, cfg: Config, lake, workdir: str) -> int:
     for query in (RECALL_QUERY, DEMO_QUERY, CONTAMINATION_QUERY, PAIRS_QUERY, PUBLISHED_QUERY):
         print(f"\nwebinstruct sql \"{' '.join(query.split())}\"")
         print(run_sql(lake, query))
+    path = write_report(lake, cfg, report or str(work / "report.html"))
+    print(f"\nreport: {path} (open it in a browser; it needs no network)")
     return 0
 
 

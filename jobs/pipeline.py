@@ -15,6 +15,7 @@ from typing import Callable
 
 from webinstruct.jobs.core import gc
 from webinstruct.jobs.core.config import Config
+from webinstruct.jobs.core.console import CONSOLE
 from webinstruct.jobs.core.figures import funnel, funnel_table
 from webinstruct.jobs.core.llm_stage import ensure_offline_model
 from webinstruct.jobs.core.summary import print_benchmarks, print_summary
@@ -92,6 +93,9 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+SKIPPED = {"ingest": " (no archives given)", "synthesize": " (synthesize.enabled = false)", "export": " (no export folder)"}
+
+
 def step(name: str) -> Step:
     return next(s for s in STEPS if s.name == name)
 
@@ -116,8 +120,10 @@ def run(spark, cfg: Config, lake, inputs: list[str], *, sample: int | None = Non
     if any(s.llm(cfg) for s in steps):
         ensure_offline_model(cfg)
     for s in steps:
-        counters = s.call(spark, cfg, lake, options)
+        with CONSOLE.stage(s.name, s.about, spark):
+            counters = s.call(spark, cfg, lake, options)
         if counters is None:
+            print(f"  nothing to do{SKIPPED.get(s.name, '')}")
             continue
         print_summary(s.name, s.summary(counters, lake))
         if s.name == "decontam pairs":

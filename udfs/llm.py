@@ -42,8 +42,9 @@ def use_task_gpus() -> list[str]:
     return addresses
 
 
-def llm_map(spec: EngineSpec, sampling: Sampling, batch_tokens: int, make_task: Callable, columns: list[str]):
-    """`make_task(tokenizer)` builds the ExtractTask/RefineTask on the executor."""
+def llm_map(spec: EngineSpec, sampling: Sampling, batch_tokens: int, make_task: Callable, columns: list[str], counts=None):
+    """`make_task(tokenizer)` builds the ExtractTask/RefineTask on the executor; `counts`,
+    a pair of Spark accumulators, receives the requests sent and their output tokens."""
 
     def run(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         task = make_task(load_tokenizer(spec.tokenizer_path))
@@ -52,7 +53,11 @@ def llm_map(spec: EngineSpec, sampling: Sampling, batch_tokens: int, make_task: 
         def generate(requests):
             if not requests:
                 return []
-            return get_engine(spec).generate(requests, sampling)
+            out = get_engine(spec).generate(requests, sampling)
+            if counts is not None:
+                counts[0].add(len(out))
+                counts[1].add(sum(g.completion_tokens for g in out))
+            return out
 
         works = (task.work(rec) for frame in frames for rec in frame.to_dict("records"))
         for rows in run_batches(works, generate, task.rows, batch_tokens):

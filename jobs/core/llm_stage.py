@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from webinstruct.jobs.core.config import Config
+from webinstruct.jobs.core.console import CONSOLE
 from webinstruct.jobs.core.errors import LlmStageError
 from webinstruct.jobs.core.session import is_connect, parallelism
 from webinstruct.lib.llm.offline import default_model_dir, is_prepared, prepare
@@ -114,11 +115,20 @@ def partitions(spark, cfg: Config) -> int:
     return max(1, parallelism(spark) // (cfg.llm.cpus_per_task if cfg.llm.gpu else 1))
 
 
+def tally(spark):
+    """Requests and output tokens the engine tasks report back (Spark accumulators, summed
+    as tasks finish), for the progress line; None on Spark Connect, which has none."""
+    if is_connect(spark):
+        return None
+    return spark.sparkContext.accumulator(0), spark.sparkContext.accumulator(0)
+
+
 def run_slices(spark, cfg: Config, lake, *, stage: str, table: str, todo, per_commit: int, map_fn,
-               out_schema, finish, run_id: str, scratch: str) -> dict:
+               out_schema, finish, run_id: str, scratch: str, counts=None) -> dict:
     """Generate and commit `todo` slice by slice; returns counters of what was done.
 
-    `map_fn` is the mapInPandas function, `finish(df)` adds the driver-side columns."""
+    `map_fn` is the mapInPandas function, `finish(df)` adds the driver-side columns,
+    `counts` the (requests, tokens) accumulators `map_fn` adds to, if any."""
 
     counters = {"slices": 0, "rows_written": 0, "ms_slices": 0}  # ms_slices: generation + commits
     total = todo.count()
@@ -136,6 +146,10 @@ def run_slices(spark, cfg: Config, lake, *, stage: str, table: str, todo, per_co
     n_parts = partitions(spark, cfg)
     opts = map_options(cfg)
     done = 0
+    progress = CONSOLE.current
+    if progress is not None:
+        progress.slices(stage, total, n_slices)
+    seen = (0, 0)
     for s in range(n_slices):
         folder = f"{scratch}/slices/llm_slice={s}"
         try:
@@ -154,7 +168,11 @@ def run_slices(spark, cfg: Config, lake, *, stage: str, table: str, todo, per_co
         counters["slices"] += 1
         counters["rows_written"] += commit.rows
         done += size
-        log.warning("%s: slice %d/%d committed (%d/%d records, %d rows)", stage, s + 1, n_slices, done, total, commit.rows)
+        log.info("%s: slice %d/%d committed (%d/%d records, %d rows)", stage, s + 1, n_slices, done, total, commit.rows)
+        if progress is not None:
+            now = (counts[0].value, counts[1].value) if counts is not None else (0, 0)
+            progress.slice_done(stage, s + 1, done, total, commit.rows, now[0] - seen[0], now[1] - seen[1])
+            seen = now
     return counters
 
 
@@ -176,11 +194,13 @@ def generate_slices(spark, cfg: Config, lake, *, stage: str, table: str, todo, p
 
     now = dt.datetime.now(dt.timezone.utc)
     scratch = lake.scratch(*scratch_parts)
+    counts = tally(spark)
     try:
         return run_slices(
             spark, cfg, lake, stage=stage, table=table, todo=todo, per_commit=per_commit,
-            map_fn=llm_map(spec, sampling, cfg.llm.batch_tokens, make_task, columns), out_schema=out_schema,
+            map_fn=llm_map(spec, sampling, cfg.llm.batch_tokens, make_task, columns, counts), out_schema=out_schema,
             finish=lambda df: df.withColumn(stamp, F.lit(now).cast("timestamp")), run_id=run_id, scratch=scratch,
+            counts=counts,
         )
     finally:
         lake.remove_tree(scratch)

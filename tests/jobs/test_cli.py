@@ -110,3 +110,18 @@ def test_a_listing_naming_a_local_path_is_refused_unless_allowed(spark, tmp_path
     assert main(["--lake", lake, "sql", "SELECT path, status FROM warc_files", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows == [{"path": str(archive), "status": "ok"}]
+
+
+def test_report_of_a_lake_that_has_only_ingested(lake_dir, tmp_path, capsys):
+    """Sections of stages that never ran say so; what ran is counted."""
+    from tests.lib.report.test_page import EXTERNAL, embedded
+
+    out = tmp_path / "r" / "report.html"
+    assert main(["--lake", str(lake_dir), "report", "--out", str(out)]) == 0
+    assert f"report: {out}" in capsys.readouterr().out
+    html = out.read_text()
+    fig = embedded(html)
+    funnel = dict(fig["funnel"])
+    assert funnel["documents (language, length)"] == 13 and funnel["clean pairs (webinstruct)"] is None
+    assert fig["runs"][0]["stage"] == "ingest" and fig["sample_pairs"] == [] and fig["gate"]["checked"] == 0
+    assert html.count("nothing yet") >= 5 and not EXTERNAL.search(html)

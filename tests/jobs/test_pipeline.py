@@ -9,6 +9,12 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -17,6 +23,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from tests.conftest import real_pages, shared
+from tests.lib.report.test_page import EXTERNAL, embedded
 from webinstruct.jobs import demo, pipeline
 from webinstruct.jobs.core.lake import open_lake
 from webinstruct.jobs.stages import export as export_stage
@@ -54,12 +61,97 @@ def _rows(lake, table):
     return {tuple(r[c] for c in cols) for r in lake.read(table).select(*cols).collect()}
 
 
-def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config, tmp_path, capsys, offline_model):
-    cfg = make_config()
+# what libraries print: vLLM's and Spark's log lines, Python warnings, tqdm bars, tracebacks
+LIBRARY_LINE = re.compile(r"\(MainProcess pid=|\b(INFO|WARNING|DEBUG) \d\d-\d\d \d\d:|^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (WARN|INFO|ERROR) |"
+                          r"log4j|Warning: |Traceback \(most recent|\d+it/s\]|\|[█#]+")
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, offline_model):
+    """`webinstruct demo --report` as `make demo` runs it: the installed command in its own
+    process, stdout and stderr pipes (no terminal)."""
+    root = tmp_path_factory.mktemp("demo")
+    lake, work, report = root / "lake", root / "work", root / "report.html"
+    env = {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
+    done = subprocess.run([sys.executable, "-m", "webinstruct.jobs", "--lake", str(lake), "demo", "--workdir", str(work), "--report", str(report)],
+                          capture_output=True, text=True, cwd=root, env=env, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return {"lake": lake, "work": work, "report": report, "out": done.stdout, "err": done.stderr}
+
+
+def _check_console(run):
+    """Our lines only on the console; the library's in the run's log."""
+    out = run["out"]
+    (start,) = run["err"].splitlines()  # stderr: only the line naming the log (stdout stays the result)
+    assert not [line for line in out.splitlines() if LIBRARY_LINE.search(line)]
+    log = Path(re.search(r"; log (\S+\.log)$", start).group(1))
+    assert log.parent == run["lake"] / "_logs"
+    text = log.read_text(errors="replace")
+    assert "Initializing a V1 LLM engine" in text and "log4j" in text and LIBRARY_LINE.search(text)
+    for stage in ("ingest", "recall", "extract", "refine", "export"):
+        assert f"\n▶ {stage}: " in out
+    assert re.search(r"extract: \d+/\d+ records, \d+ rows written; slice 1/1 · \d+ requests · \d+ tokens out", out)
+    assert f"report: {run['report']}" in out
+
+
+def _check_report(run, lake):
+    """The report's figures equal direct queries of the lake it describes."""
+    html = run["report"].read_text()
+    assert not EXTERNAL.search(html), EXTERNAL.search(html)
+    fig = embedded(html)
+    funnel = dict(fig["funnel"])
+    published = lake.read("webinstruct").collect()
+    assert funnel["clean pairs (webinstruct)"] == len(published) and funnel["documents (language, length)"] == lake.count("documents")
+    assert fig["pairs_per_source"] == dict(Counter(r["source"] for r in published))
+    scores = [r["score"] for r in lake.read("recall_scores").collect()]
+    assert fig["recall"]["rounds"]["1"] == [sum(min(int(s * 20), 19) == b for s in scores) for b in range(20)]
+    assert fig["recall"]["models"][0]["metrics"] == {k: round(v, 4) for k, v in lake.read("models").first()["metrics"].items()}
+    clusters = Counter(r["cluster_id"] for r in lake.read("dedup").collect())
+    assert fig["dedup_cluster_sizes"] == {str(k): v for k, v in Counter(clusters.values()).items()}
+    gate = lake.read("qa_quality").collect()  # one demo run: every check is current
+    assert fig["gate"]["checked"] == len(gate) and fig["gate"]["passed"] == sum(r["passed"] for r in gate)
+    assert fig["gate"]["reasons"] == dict(Counter(x for r in gate if not r["passed"] for x in r["reasons"]))
+    pages_t1 = {r["doc_id"] for r in lake.read("contamination").where("level = 'page' AND tier = 1 AND verdict = 'contaminated'").collect()}
+    (bench,) = fig["contamination"]["rows"]
+    assert bench[:3] == ["demo_bench", len(ITEMS), len(pages_t1)]
+    assert fig["domains"]["verdicts"] == dict(Counter(r["verdict"] or "not judged" for r in lake.read("domains").collect()))
+    runs = {r["run_id"]: r for r in lake.read("runs").collect()}
+    assert {r["run_id"] for r in fig["runs"]} == set(runs)
+    for r in fig["runs"]:
+        assert r["tokens_out"] == runs[r["run_id"]]["counters"].get("tokens_out", 0)
+    by_index = {r["index"]: r for r in published}
+    assert len(fig["sample_pairs"]) == min(20, len(published))
+    for r in fig["sample_pairs"]:
+        p = by_index[r["index"]]
+        assert (r["url"], r["warc_path"], r["warc_offset"]) == (p["url"], p["warc_path"], p["warc_offset"])
+        assert r["url"] in html
+
+
+def test_report_renders_in_headless_chromium(demo_run, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no chromium on this machine (Debian: apt-get install chromium); the report was not rendered")
+    from PIL import Image
+
+    shot = tmp_path / "report.png"
+    subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1100,3000",
+                    f"--screenshot={shot}", demo_run["report"].as_uri()], capture_output=True, timeout=120, check=True)
+    image = Image.open(shot).convert("RGB")
+    assert image.size == (1100, 3000)
+    colors = image.getcolors(maxcolors=1 << 20)
+    white = max(colors)[0] / (image.size[0] * image.size[1])
+    assert len(colors) > 200 and white < 0.9  # text, bars and tables drawn, not a blank or near-blank page
+    plotted = sum(n for n, c in colors if c[2] > c[0] + 60)  # the bars' blue
+    assert plotted > 5000
+
+
+def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config, tmp_path, demo_run):
+    cfg = make_config(lake=demo_run["lake"])
     lake = open_lake(spark, cfg)
-    work = tmp_path / "work"
-    assert demo.run(spark, cfg, lake, str(work)) == 0
-    out = capsys.readouterr().out
+    work = demo_run["work"]
+    out = demo_run["out"]
+    _check_console(demo_run)
+    _check_report(demo_run, lake)
     docs = {r["url"]: r for r in lake.read("documents").collect()}
     by_id = {r["doc_id"]: u for u, r in docs.items()}
     assert len(docs) == 12  # 10 pages kept by ingest + 2 later copies
@@ -138,7 +230,6 @@ def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config
     published_before = set(published)
     urls = _real_warc(tmp_path / "batch2.warc.gz")
     pipeline.run(spark, run_cfg, lake, [str(work / "webinstruct-demo.warc.gz"), str(tmp_path / "batch2.warc.gz")])
-    capsys.readouterr()
     after = {t: _rows(lake, t) for t in KEYED if lake.exists(t)}
     for table, rows in before.items():
         assert rows <= after[table], table  # nothing of batch 1 changed or went away
