@@ -295,15 +295,19 @@ COMMANDS = {
     "report": _report,
     "demo": lambda spark, cfg, lake, args: demo.run(spark, cfg, lake, args.workdir, args.report),
 }
-# commands shown as one stage (a start line, then progress while it runs)
-STAGES = {"ingest", "recall", "dedup", "decontam", "extract", "refine", "gate", "synthesize", "export", "benchmarks", "gc"}
+LAKELESS = ("answers", "models")  # no Spark, no lake: no lake folder is made for their log
+# commands shown as one stage (a start line, then progress while it runs); not those whose
+# stdout is their result (decontam check, benchmarks list, sql, tables)
+STAGES = {"ingest", "recall run", "recall train", "recall score", "recall domains", "recall judge", "dedup", "decontam run",
+          "decontam pages", "decontam pairs", "extract", "refine", "gate", "synthesize", "export", "benchmarks add", "gc"}
 
 
-def log_path(cfg: Config, run_id: str) -> Path:
+def log_path(cfg: Config, run_id: str, lakeless: bool = False) -> Path:
     """`<lake>/_logs/<run_id>.log` for a lake on this machine's file system; a lake in an
-    object store gets the log in the temp folder (the path is printed either way)."""
+    object store, or a command that opens no lake, gets the log in the temp folder (the
+    path is printed either way)."""
     root = cfg.lake.root
-    if is_local(root) and not root.startswith("dbfs:/"):
+    if is_local(root) and not root.startswith("dbfs:/") and not lakeless:
         base = Path(root.removeprefix("file://"))
     else:
         base = Path(tempfile.gettempdir()) / "webinstruct"
@@ -325,8 +329,10 @@ def main(argv: list[str] | None = None, capture: bool = False) -> int:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
     if capture:
-        CONSOLE.capture(log_path(cfg, new_run_id()), verbose=bool(args.verbose))
-        CONSOLE.note(f"webinstruct {label}: lake {cfg.lake.root}; log {CONSOLE.log_path}" + (" (streamed)" if args.verbose else ""))
+        lakeless = args.command in LAKELESS
+        CONSOLE.capture(log_path(cfg, new_run_id(), lakeless), verbose=bool(args.verbose))
+        CONSOLE.note(f"webinstruct {label}: " + ("" if lakeless else f"lake {cfg.lake.root}; ") + f"log {CONSOLE.log_path}"
+                     + (" (streamed)" if args.verbose else ""))
     try:
         return _dispatch(args, cfg, label)
     except ConfigError as exc:
@@ -354,7 +360,7 @@ def _dispatch(args, cfg: Config, label: str) -> int:
         return 0
     spark = get_spark(cfg)
     lake = open_lake(spark, cfg)
-    if args.command in STAGES:
+    if label in STAGES:
         about = pipeline.step(label).about if label in {s.name for s in pipeline.STEPS} else ""
         with CONSOLE.stage(label, about, spark):
             return COMMANDS[args.command](spark, cfg, lake, args)
