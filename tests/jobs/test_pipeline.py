@@ -90,7 +90,12 @@ def _check_console(run):
     assert "Initializing a V1 LLM engine" in text and "log4j" in text and LIBRARY_LINE.search(text)
     for stage in ("ingest", "recall", "extract", "refine", "export"):
         assert f"\n▶ {stage}: " in out
-    assert re.search(r"extract: \d+/\d+ records, \d+ rows written; slice 1/1 · \d+ requests · \d+ tokens out", out)
+    # the slice line's requests and tokens come back through accumulators: they equal the stage's own count from its table
+    slice_line = re.search(r"extract: \d+/\d+ records, \d+ rows written; slice 1/1 · (\d+) requests · (\d+) tokens out", out)
+    summary = out.split("\nextract summary\n")[1].split("\n\n")[0]
+    requests = re.search(r"\| engine requests\s+\| (\d+)", summary).group(1)
+    tokens_out = re.search(r"\| tokens in / out\s+\| \d+ / (\d+)", summary).group(1)
+    assert slice_line and slice_line.groups() == (requests, tokens_out) and int(requests) > 0
     assert f"report: {run['report']}" in out
 
 
