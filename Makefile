@@ -50,13 +50,13 @@ check: $(VENV)/.dev
 	$(BIN)/ruff check jobs lib udfs
 
 test: check
-	$(BIN)/python -m pytest -q tests --ignore=tests/cluster
+	$(BIN)/python -m pytest -q tests --ignore=tests/cluster --durations=25
 
 # A real standalone cluster (master + two 1-core workers with a fake GPU each, separate
 # JVMs on 127.0.0.1) and a Spark Connect server, started and stopped by the tests
 # (tests/cluster/harness.py), every process ended by its own pid, also on failure.
 test-cluster: $(VENV)/.dev
-	$(BIN)/python -m pytest -q -s tests/cluster
+	$(BIN)/python -m pytest -q -s tests/cluster --durations=25
 
 # What a cluster gets: the wheel, and the same files as a zip for spark-submit --py-files.
 # The zip is written with folder entries: zipimport finds the namespace package

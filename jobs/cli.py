@@ -25,7 +25,7 @@ from webinstruct.jobs.core.errors import ConfigError, WebinstructError
 from webinstruct.jobs.core.lake import open_lake
 from webinstruct.jobs.core.report import write_report
 from webinstruct.jobs.core.runs import new_run_id
-from webinstruct.jobs.core.session import get_spark
+from webinstruct.jobs.core.session import get_spark, lake_root_problem, runs_on_one_machine
 from webinstruct.jobs.core.storage import is_local
 from webinstruct.jobs.core.summary import print_benchmarks, print_summary, run_sql, stdout_to_stderr, tables_text
 from webinstruct.jobs.stages import decontam, dedup, export, extract, gate, ingest, recall, refine, synthesize
@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sql", parents=[common], help="run Spark SQL over the lake's tables")
     p.add_argument("query")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    p.add_argument("--limit", type=int, default=1000, help="rows to print (table format)")
+    p.add_argument("--limit", type=int, default=1000, help="at most this many rows, in every format (the driver never holds a whole table)")
 
     p = sub.add_parser("answers", parents=[common],
                        help="final answer of each solution in a file and whether it matches a reference (no Spark)")
@@ -173,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _stage(name: str, counters: dict, lake) -> int:
-    print_summary(name, pipeline.step(name).summary(counters, lake))
+    step = pipeline.step(name)
+    print_summary(name, step.summary(counters, lake), step.notes(counters))
     return 0
 
 
@@ -339,7 +340,7 @@ def main(argv: list[str] | None = None, capture: bool = False) -> int:
         CONSOLE.error(f"config error: {exc}")
         return 2
     except WebinstructError as exc:
-        CONSOLE.error(f"{label}: {exc}")
+        CONSOLE.error(f"{label}: {exc}", tail=getattr(exc, "log_tail", True))
         return 2
     except Exception as exc:  # noqa: BLE001 - shown briefly here; the traceback goes to the log
         if not capture:
@@ -359,6 +360,11 @@ def _dispatch(args, cfg: Config, label: str) -> int:
         print(prepare(args.out, args.force))
         return 0
     spark = get_spark(cfg)
+    error, warning = lake_root_problem(cfg.lake.root, runs_on_one_machine(spark))
+    if error:
+        raise ConfigError(error)
+    if warning:
+        CONSOLE.note(warning)
     lake = open_lake(spark, cfg)
     if label in STAGES:
         about = pipeline.step(label).about if label in {s.name for s in pipeline.STEPS} else ""

@@ -43,10 +43,17 @@ class Step:
     call: Callable  # (spark, cfg, lake, RunOptions) -> counters, or None when the step has nothing to do
     summary: Callable  # (counters, lake) -> rows
     llm: Callable = lambda cfg: False  # whether the step asks the configured LLM engine (given the config)
+    notes: Callable = lambda counters: []  # lines printed under the summary table (which archives failed, ...)
 
 
 def _ingest(spark, cfg, lake, o: RunOptions):
     return ingest.run(spark, cfg, lake, list(o.inputs), o.sample) if o.inputs else None
+
+
+def _recall(spark, cfg, lake, o: RunOptions):
+    """Off when every document counts as recalled (curated pages, a Q&A site's own dump):
+    no seeds, no training, no judge."""
+    return None if cfg.recall.recalled == "all" else recall.run(spark, cfg, lake)
 
 
 def _synthesize(spark, cfg, lake, o: RunOptions):
@@ -62,10 +69,10 @@ def _export(spark, cfg, lake, o: RunOptions):
 
 STEPS: tuple[Step, ...] = (
     Step("ingest", "WARC/ARC archives -> documents (text, language, lineage) and the warc_files manifest",
-         ("archives",), ("documents", "warc_files", "qa_markup"), _ingest, ingest.summary_rows),
+         ("archives",), ("documents", "warc_files", "qa_markup"), _ingest, ingest.summary_rows, notes=ingest.summary_notes),
     Step("recall", "fastText classifier + LLM domain judge, two rounds -> recall scores, the recalled pages",
          ("documents",), ("models", "recall_scores", "domains", "domain_verdicts"),
-         lambda spark, cfg, lake, o: recall.run(spark, cfg, lake), recall.summary_rows, lambda cfg: cfg.recall.judge),
+         _recall, recall.summary_rows, lambda cfg: cfg.recall.judge and cfg.recall.recalled != "all"),
     Step("dedup", "exact + MinHash-LSH near duplicates of the recalled pages; one keeper per cluster",
          ("documents_recalled",), ("dedup",), lambda spark, cfg, lake, o: dedup.run(spark, cfg, lake), dedup.summary_rows),
     Step("decontam pages", "10-gram benchmark overlap on the kept pages, before any LLM reads them",
@@ -93,7 +100,9 @@ STEPS: tuple[Step, ...] = (
 )
 
 
-SKIPPED = {"ingest": " (no archives given)", "synthesize": " (synthesize.enabled = false)", "export": " (no export folder)"}
+SKIPPED = {"ingest": "nothing to do (no archives given)",
+           "recall": 'skipped: recall is off (recall.recalled = "all"), every document goes on to dedup',
+           "synthesize": "nothing to do (synthesize.enabled = false)", "export": "nothing to do (no export folder)"}
 
 
 def step(name: str) -> Step:
@@ -111,9 +120,11 @@ def overview() -> str:
 
 
 def run(spark, cfg: Config, lake, inputs: list[str], *, sample: int | None = None, out: str | None = None,
-        fmt: str | None = None, messages: bool | None = None, until: str | None = None) -> list[tuple[str, int | None]]:
+        fmt: str | None = None, messages: bool | None = None, until: str | None = None,
+        after_step: Callable[[str], None] | None = None) -> list[tuple[str, int | None]]:
     """Run the steps (through `until`, default all) and print each summary; returns the
-    funnel. Stage errors propagate (the CLI prints them with the step's name)."""
+    funnel. Stage errors propagate (the CLI prints them with the step's name).
+    `after_step(name)` is called when a step has ended and released what it held."""
     lake.config = cfg
     options = RunOptions(tuple(inputs), sample, out, fmt, messages)
     steps = STEPS[: [s.name for s in STEPS].index(until) + 1] if until else STEPS
@@ -123,11 +134,13 @@ def run(spark, cfg: Config, lake, inputs: list[str], *, sample: int | None = Non
         with CONSOLE.stage(s.name, s.about, spark):
             counters = s.call(spark, cfg, lake, options)
         if counters is None:
-            print(f"  nothing to do{SKIPPED.get(s.name, '')}")
-            continue
-        print_summary(s.name, s.summary(counters, lake))
-        if s.name == "decontam pairs":
-            print_benchmarks(lake, cfg)
+            print(f"  {SKIPPED.get(s.name, 'nothing to do')}")
+        else:
+            print_summary(s.name, s.summary(counters, lake), s.notes(counters))
+            if s.name == "decontam pairs":
+                print_benchmarks(lake, cfg)
+        if after_step is not None:
+            after_step(s.name)
     print(f"\nfunnel (lake {lake.root})")
     print(funnel_table(lake))
     leftovers = gc.collect(lake, cfg, apply=False).totals()

@@ -123,17 +123,18 @@ class Console:
         json` output stays parseable)."""
         print(message, file=self._err if self.captured else sys.stderr, flush=True)
 
-    def error(self, message: str) -> None:
-        """The error, then (when captured) the last lines of the log and its path."""
+    def error(self, message: str, tail: bool = True) -> None:
+        """The error, then (when captured) the last lines of the log (unless `tail` is
+        false: an error that says all there is) and its path."""
         stream = self._err if self.captured else sys.stderr
         print(message, file=stream, flush=True)
         if not self.captured:
             return
         sys.stderr.flush()
-        tail = self.tail() if self._follow is None else []  # --verbose streamed it already
-        if tail:
-            print(f"\nlast {len(tail)} lines of the log:", file=stream)
-            for line in tail:
+        lines = self.tail() if tail and self._follow is None else []  # --verbose streamed it already
+        if lines:
+            print(f"\nlast {len(lines)} lines of the log:", file=stream)
+            for line in lines:
                 print(f"  {line}", file=stream)
         print(f"\nlog: {self.log_path}", file=stream, flush=True)
 

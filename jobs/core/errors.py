@@ -20,6 +20,12 @@ class IngestError(WebinstructError):
     """Ingest cannot start (a refused or oversized listing, say)."""
 
 
+class NothingIngested(IngestError):
+    """Every archive of the run failed; the message names each with its error."""
+
+    log_tail = False  # the message says all there is
+
+
 class LlmStageError(WebinstructError):
     """An LLM stage cannot start (model, prompt, context size, key)."""
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from webinstruct.jobs.core import storage
 from webinstruct.jobs.core.errors import WebinstructError
+from webinstruct.jobs.core.scope import stage_scope
 
 FOLDER = "_leases"
 
@@ -176,14 +177,16 @@ def release(lease: Lease) -> None:
 
 def writes(stage: str):
     """Decorator for a stage entry point `fn(spark, cfg, lake, ...)`: the whole call holds
-    the stage's lease on `lake`."""
+    the stage's lease on `lake`, and a stage scope (jobs/core/scope.py) that releases what
+    the call persisted, broadcast or wrote to scratch when it returns."""
 
     def wrap(fn):
         @functools.wraps(fn)
         def run(spark, cfg, lake, *args, **kwargs):
             lease = acquire(lake.root, stage, cfg.lake.lease_ttl_s, cfg.lake.lease_wait_s)
             try:
-                return fn(spark, cfg, lake, *args, **kwargs)
+                with stage_scope(spark, lake, stage):
+                    return fn(spark, cfg, lake, *args, **kwargs)
             finally:
                 release(lease)
 

@@ -87,9 +87,33 @@ def check_session(spark, cfg: Config) -> None:
         )
 
 
+def gpu_layout_problem(cfg: Config, conf: dict) -> str | None:
+    """In-process engines on executors with more GPUs than one task takes: Spark hands a
+    reused Python worker a task with other GPUs than its engine started on (CUDA cannot
+    move), so two engines would share a GPU. None when the layout is safe."""
+    if not cfg.llm.gpu or cfg.llm.engine != "vllm":
+        return None
+    try:
+        per_executor = float(conf.get("spark.executor.resource.gpu.amount", "0") or 0)
+    except ValueError:
+        return None
+    reuse = str(conf.get("spark.python.worker.reuse", "true")).lower() != "false"
+    if per_executor > cfg.llm.gpus_per_task and reuse:
+        return (f"spark.executor.resource.gpu.amount = {per_executor:g} but an LLM task takes llm.gpus_per_task = "
+                f"{cfg.llm.gpus_per_task}: Spark reuses Python workers, and a worker's engine stays on the GPU it started "
+                f"on, so a later task given another GPU would share one with a running engine. Set "
+                f"spark.executor.resource.gpu.amount = {cfg.llm.gpus_per_task} (one LLM task per executor), or "
+                "spark.python.worker.reuse = false (an engine start per task)")
+    return None
+
+
 def preflight(spark, cfg: Config, spec: EngineSpec) -> None:
     """Everything an LLM stage checks before it reads or writes anything."""
     check_session(spark, cfg)
+    if not is_connect(spark):
+        problem = gpu_layout_problem(cfg, dict(spark.sparkContext.getConf().getAll()))
+        if problem:
+            raise LlmStageError(problem)
     check_model(spec)
 
 

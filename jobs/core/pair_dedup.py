@@ -43,15 +43,19 @@ def _pid(struct_col: str):
     return F.concat_ws("\x1f", F.col(f"{struct_col}.qa_id"), F.col(f"{struct_col}.refiner"))
 
 
-def dedup_pairs(pairs, threshold: float):
+def dedup_pairs(pairs, threshold: float, materialize=lambda df, name: df):
     """`pairs` (KEY, exact_key, band_keys, shingle_set, number_key and the _published,
-    _accepted, _votes, _score, _fetch order columns) -> KEY and `duplicates` of each kept pair."""
-    ranked = pairs.withColumn("_order", order_key()).withColumn("_pid", F.concat_ws("\x1f", "qa_id", "refiner"))
+    _accepted, _votes, _score, _fetch order columns) -> KEY and `duplicates` of each kept pair.
+    `materialize(df, name)` cuts the lineage of the frames used several times below (the
+    ranked pairs, the exact survivors, the candidate pairs), so the plan stays small."""
+    ranked = materialize(pairs.withColumn("_order", order_key()).withColumn("_pid", F.concat_ws("\x1f", "qa_id", "refiner")),
+                         "pairs-ranked")
     # exact: one keeper per normalised question + answer
     best = ranked.groupBy("exact_key").agg(F.min("_order").alias("_keep"))
     exact = ranked.join(best, "exact_key").withColumn("_dup", F.col("_order") != F.col("_keep"))
     dropped_exact = exact.where("_dup").select(_pid("_keep").alias("_credit"))
-    survivors = exact.where(~F.col("_dup")).select("_pid", "_order", "band_keys", "shingle_set", "number_key")
+    survivors = materialize(exact.where(~F.col("_dup")).select("_pid", "_order", "band_keys", "shingle_set", "number_key"),
+                            "pairs-survivors")
     # near: each pair against the better pairs of every LSH bucket it is in
     bands = survivors.select("_pid", "_order", F.posexplode("band_keys").alias("band", "key"))
     heads = bands.withColumn("_r", F.row_number().over(Window.partitionBy("band", "key").orderBy("_order"))) \
@@ -61,12 +65,13 @@ def dedup_pairs(pairs, threshold: float):
     same_pair = F.substring_index(F.col("a"), "\x1f", 1) == F.substring_index(F.col("b"), "\x1f", 1)
     cands = (heads.join(members, ["band", "key"]).where((F.col("a_order") < F.col("b_order")) & ~same_pair)
              .select("a", "a_order", "b").dropDuplicates(["a", "b"]))
+    cands = materialize(cands, "pairs-candidates")
     side = survivors.select("_pid", "shingle_set", "number_key")
     scored = (cands.join(side.select(F.col("_pid").alias("a"), F.col("shingle_set").alias("set_a"), F.col("number_key").alias("num_a")), "a")
               .join(side.select(F.col("_pid").alias("b"), F.col("shingle_set").alias("set_b"), F.col("number_key").alias("num_b")), "b")
               .where(F.col("num_a").eqNullSafe(F.col("num_b"))))
     verified = scored.select("a", "b", "set_a", "set_b").mapInPandas(jaccard_map(), JACCARD).where(F.col("jaccard") >= threshold)
-    near = verified.join(cands.select("a", "b", "a_order"), ["a", "b"])
+    near = materialize(verified.join(cands.select("a", "b", "a_order"), ["a", "b"]), "pairs-near")
     dropped_near = near.select(F.col("b").alias("_pid")).distinct()
     kept = survivors.select("_pid").join(dropped_near, "_pid", "left_anti")
     # credit a near copy to its best kept better copy

@@ -21,10 +21,35 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from webinstruct.jobs.core.config import Config
+from webinstruct.jobs.core.storage import is_local
 
 log = logging.getLogger("webinstruct.session")
 PACKAGE_PARTS = ("jobs", "lib", "udfs", "prompts", "conf")
 SHIPPED_SUFFIXES = (".py", ".txt", ".json", ".toml", ".html", ".md")
+
+
+def runs_on_one_machine(spark) -> bool:
+    """Whether the driver and every executor share this machine's file system: a local
+    master. A Connect server or a cluster master may put executors elsewhere."""
+    if is_connect(spark):
+        return False
+    return spark.sparkContext.master.startswith("local")
+
+
+def lake_root_problem(root: str, one_machine: bool) -> tuple[str, str]:
+    """(error, warning) for a lake root on a session whose executors may be elsewhere.
+    A relative root is resolved by Spark's executors against their working folder and by
+    delta-rs against the driver's: the commit would name files nobody wrote. An absolute
+    local folder works only on a mount every node shares at the same path."""
+    if one_machine or not is_local(root) or root.startswith("dbfs:/"):
+        return "", ""
+    path = root.removeprefix("file://")
+    if not os.path.isabs(path):
+        return (f"lake.root {root!r} is a relative path, but executors may run on other machines (or another working "
+                "folder): Spark and delta-rs would resolve it differently. Give an absolute location on shared storage "
+                "(s3://..., abfss://..., dbfs:/..., hdfs://..., or a folder mounted at the same path on every node)"), ""
+    return "", (f"note: lake {root} is a local folder on a cluster session: every node must mount it at the same path "
+                "(s3://, abfss://, dbfs:/ or hdfs:// otherwise)")
 
 
 def remote_url(cfg: Config) -> str:
@@ -80,9 +105,13 @@ def _runtime_conf(builder, cfg: Config):
 
 def parallelism(spark) -> int:
     """Task slots to spread work over: the cluster's default parallelism, or on Spark
-    Connect (which does not tell) spark.default.parallelism, else the shuffle partitions."""
+    Connect (which does not tell) spark.default.parallelism, else the shuffle partitions.
+    Under dynamic allocation the executors a job will get have not registered yet when the
+    driver asks (defaultParallelism counts only those registered, often none: 2), so the
+    configured ceiling counts (`task_slots`)."""
     if not is_connect(spark):
-        return max(1, spark.sparkContext.defaultParallelism)
+        conf = dict(spark.sparkContext.getConf().getAll())
+        return task_slots(spark.sparkContext.defaultParallelism, conf)
     for key in ("spark.default.parallelism", "spark.sql.shuffle.partitions"):
         value = spark.conf.get(key, None)
         if value and str(value).isdigit():
@@ -90,9 +119,25 @@ def parallelism(spark) -> int:
     return 1
 
 
-def broadcast(spark, value):
-    """A broadcast variable on a classic session; on Connect the UDF's closure carries it."""
-    return value if is_connect(spark) else spark.sparkContext.broadcast(value)
+def task_slots(default_parallelism: int, conf: dict) -> int:
+    """Slots from the registered executors, or under dynamic allocation from what it may
+    grow to: maxExecutors x cores per executor when bounded, else the shuffle partitions
+    (spark.default.parallelism wins when set)."""
+    slots = max(1, int(default_parallelism))
+    if str(conf.get("spark.dynamicAllocation.enabled", "false")).lower() != "true" or "spark.default.parallelism" in conf:
+        return slots
+    cores = _int(conf.get("spark.executor.cores"), 1)
+    most = _int(conf.get("spark.dynamicAllocation.maxExecutors"), 0)
+    planned = most * cores if most else _int(conf.get("spark.sql.shuffle.partitions"), 200)
+    return max(slots, min(planned, MAX_PLANNED_SLOTS))
+
+
+MAX_PLANNED_SLOTS = 4096  # an unbounded maxExecutors must not become millions of tiny partitions
+
+
+def _int(value, default: int) -> int:
+    text = str(value).strip() if value is not None else ""
+    return int(text) if text.isdigit() else default
 
 
 def ship_file(spark, uri: str, fetch) -> str:

@@ -11,14 +11,19 @@ import json
 import os
 import sys
 
+from pyspark.errors import AnalysisException
+
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import BENCHMARK_SUMMARY_COLUMNS, benchmark_summary
+from webinstruct.jobs.core.errors import WebinstructError
 from webinstruct.lib.text_table import render
 
 
-def print_summary(stage: str, rows: list[tuple[str, object]]) -> None:
+def print_summary(stage: str, rows: list[tuple[str, object]], notes: list[str] | None = None) -> None:
     print(f"\n{stage} summary")
     print(render(["", "count"], [list(r) for r in rows]))
+    for line in notes or []:
+        print(line)
 
 
 def print_benchmarks(lake, cfg: Config) -> None:
@@ -55,14 +60,26 @@ def tables_text(lake) -> str:
     return render(["table", "rows", "version"], rows)
 
 
+class SqlError(WebinstructError):
+    """A query Spark refused (a typo, an unknown table or column): its message and what the
+    lake holds, without the log's tail."""
+
+    log_tail = False
+
+
 def run_sql(lake, query: str, fmt: str = "table", limit: int = 1000) -> str:
-    lake.register_views()
-    df = lake.spark.sql(query)
-    columns = df.columns
-    if fmt == "table":
-        rows = [list(r) for r in df.limit(limit).collect()]
-        return render(columns, rows)
-    rows = [r.asDict(recursive=True) for r in df.collect()]
+    names = lake.register_views()
+    try:
+        df = lake.spark.sql(query)
+        columns = df.columns
+        if fmt == "table":
+            return render(columns, [list(r) for r in df.limit(limit).collect()])
+        rows = [r.asDict(recursive=True) for r in df.limit(limit).collect()]  # never a whole table on the driver
+    except AnalysisException as exc:  # parse errors too (ParseException is one)
+        tables = set(lake.tables())
+        views = [n for n in names if n not in tables]
+        raise SqlError(f"{engine_message(exc)}\ntables: {', '.join(sorted(tables)) or '(none)'}"
+                       + (f"\nviews: {', '.join(views)}" if views else "")) from None
     if fmt == "json":
         return json.dumps(rows, default=str, ensure_ascii=False, indent=1)
     buf = io.StringIO()
@@ -70,6 +87,18 @@ def run_sql(lake, query: str, fmt: str = "table", limit: int = 1000) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue().rstrip("\n")
+
+
+def engine_message(exc: Exception, max_lines: int = 12) -> str:
+    """Spark's own words for a refused query: the first line, and for a parse error the
+    query with its caret; never the analysed plan that follows."""
+    text = str(exc).strip()
+    lines = text.splitlines() or [type(exc).__name__]
+    out = [lines[0].rstrip().removesuffix(";")]
+    if "== SQL ==" in text:
+        start = next(i for i, line in enumerate(lines) if "== SQL ==" in line)
+        out += [line for line in lines[start:start + max_lines] if line.strip()]
+    return "\n".join(out)
 
 
 @contextlib.contextmanager

@@ -197,11 +197,12 @@ def pair_hash():
     return F.sha2(F.concat_ws("\x1f", F.coalesce("question", F.lit("")), F.coalesce("answer", F.lit(""))), 256)
 
 
-def quality_current(lake, cfg: Config):
-    """qa_quality rows for the refined texts as they stand, under the current gate settings."""
+def quality_current(lake, cfg: Config, refined=None):
+    """qa_quality rows for the refined texts as they stand, under the current gate settings
+    (`refined`: the caller's `refined_pairs(lake)`, when it has read it already)."""
     key = gate_key(cfg)
     rows = lake.read("qa_quality").where(F.col("gate_key") == key)
-    pairs = refined_pairs(lake).withColumn("pair_hash", pair_hash()).select("qa_id", "refiner", "pair_hash")
+    pairs = (refined if refined is not None else refined_pairs(lake)).withColumn("pair_hash", pair_hash()).select("qa_id", "refiner", "pair_hash")
     return rows.join(pairs, ["qa_id", "refiner", "pair_hash"], "left_semi").dropDuplicates(["qa_id", "refiner"])
 
 

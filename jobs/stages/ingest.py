@@ -14,15 +14,17 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from pyspark import StorageLevel
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
+from webinstruct.jobs.core import scope
 from webinstruct.jobs.core.config import Config
-from webinstruct.jobs.core.errors import IngestError
+from webinstruct.jobs.core.errors import IngestError, NothingIngested
 from webinstruct.jobs.core.lake import Lake
 from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.runs import RunRecorder
+from webinstruct.jobs.core.session import runs_on_one_machine
+from webinstruct.jobs.core.storage import is_local
 from webinstruct.jobs.core.tables import DOCUMENTS, INGEST_OUTPUT, QA_MARKUP, WARC_FILES
 from webinstruct.lib.ingest.archive import DROP_REASONS, IngestOptions
 from webinstruct.lib.ingest.inputs import ListingError, expand_inputs
@@ -81,35 +83,30 @@ def run(spark, cfg: Config, lake: Lake, inputs: list[str], sample: int | None = 
         recorder.finish("ok", counters)
         return dict(counters)
 
+    if not runs_on_one_machine(spark):  # executors elsewhere open local paths on their own disks
+        counters["local_archives_on_cluster"] = sum(1 for p in todo if is_local(p))
     started = dt.datetime.now(dt.timezone.utc)
     fn = process_archives(todo, ingest_options(cfg), INGEST_OUTPUT, c.batch_rows, c.lost_attempts_limit)
-    out = (
-        spark.range(0, len(todo), 1, numPartitions=len(todo))
-        .mapInArrow(fn, INGEST_OUTPUT)
-        .persist(StorageLevel.MEMORY_AND_DISK)
+    out = scope.current().persist(spark.range(0, len(todo), 1, numPartitions=len(todo)).mapInArrow(fn, INGEST_OUTPUT))
+    docs = out.where(F.col("kind") == "doc").drop("kind", "report")
+    # One row per doc_id within the batch (the same page can sit in two archives),
+    # chosen by lineage so the pick is the same on every run.
+    first = Window.partitionBy("doc_id").orderBy("warc_path", "warc_offset")
+    docs = docs.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
+    if lake.exists("documents"):
+        docs = docs.join(lake.read("documents").select("doc_id"), "doc_id", "left_anti")
+    # Markup pairs commit before their documents: a run killed in between leaves the
+    # pairs, and the rerun (which reads the archive again) skips their doc_ids.
+    markup_commit = lake.append("qa_markup", _markup_rows(lake, docs, recorder.run_id, started),
+                                txn=(f"webinstruct.ingest.markup.{recorder.run_id}", 0))
+    counters.update(_markup_counters(out))
+    docs = docs.select(
+        *[F.col(f.name).cast(f.dataType) for f in DOCUMENTS.fields if f.name not in ("run_id", "ingested_at")],
+        F.lit(recorder.run_id).alias("run_id"),
+        F.lit(started).cast("timestamp").alias("ingested_at"),
     )
-    try:
-        docs = out.where(F.col("kind") == "doc").drop("kind", "report")
-        # One row per doc_id within the batch (the same page can sit in two archives),
-        # chosen by lineage so the pick is the same on every run.
-        first = Window.partitionBy("doc_id").orderBy("warc_path", "warc_offset")
-        docs = docs.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
-        if lake.exists("documents"):
-            docs = docs.join(lake.read("documents").select("doc_id"), "doc_id", "left_anti")
-        # Markup pairs commit before their documents: a run killed in between leaves the
-        # pairs, and the rerun (which reads the archive again) skips their doc_ids.
-        markup_commit = lake.append("qa_markup", _markup_rows(lake, docs, recorder.run_id, started),
-                                    txn=(f"webinstruct.ingest.markup.{recorder.run_id}", 0))
-        counters.update(_markup_counters(out))
-        docs = docs.select(
-            *[F.col(f.name).cast(f.dataType) for f in DOCUMENTS.fields if f.name not in ("run_id", "ingested_at")],
-            F.lit(recorder.run_id).alias("run_id"),
-            F.lit(started).cast("timestamp").alias("ingested_at"),
-        )
-        commit = lake.append("documents", docs, txn=(f"webinstruct.ingest.{recorder.run_id}", 0))
-        reports = [r["report"].asDict() for r in out.where(F.col("kind") == "file").select("report").collect()]
-    finally:
-        out.unpersist()
+    commit = lake.append("documents", docs, txn=(f"webinstruct.ingest.{recorder.run_id}", 0))
+    reports = [r["report"].asDict() for r in out.where(F.col("kind") == "file").select("report").collect()]
 
     finished = dt.datetime.now(dt.timezone.utc)
     previous = _recorded_outcomes(lake, [safe_location(p) for p in todo])
@@ -131,7 +128,23 @@ def run(spark, cfg: Config, lake: Lake, inputs: list[str], sample: int | None = 
     counters["markup_pairs_written"] = markup_commit.rows
     counters["documents_version"] = commit.version or 0
     recorder.finish("ok", counters)
-    return dict(counters)
+    failures = [(r["path"], r["error"] or "") for r in reports if r["status"] == "failed"]
+    if failures and len(failures) == len(reports) and not skipped:  # not one listed archive read, now or before
+        raise NothingIngested(f"no archive could be read ({len(failures)} failed; recorded in warc_files):\n"
+                          + "\n".join(failure_lines(failures)))
+    return {**counters, FAILURES: failures}
+
+
+FAILURES = "failed_archives"  # (path, error) of this run's failed archives, for the summary (not a counter)
+SHOWN_FAILURES = 5
+
+
+def failure_lines(failures: list[tuple[str, str]], shown: int = SHOWN_FAILURES) -> list[str]:
+    """The first few failed archives with their errors, then how many more."""
+    lines = [f"  {path}: {' '.join(error.split())[:300] or 'no error recorded'}" for path, error in failures[:shown]]
+    if len(failures) > shown:
+        lines.append(f"  ... and {len(failures) - shown} more (webinstruct sql \"SELECT path, error FROM warc_files WHERE status = 'failed'\")")
+    return lines
 
 
 def _markup_rows(lake: Lake, docs, run_id: str, started):
@@ -193,3 +206,14 @@ def summary_rows(counters: dict, lake: Lake | None = None) -> list[tuple[str, ob
         if counters.get(f"drop_{reason}"):
             rows.append((f"dropped: {reason}", counters[f"drop_{reason}"]))
     return rows
+
+
+def summary_notes(counters: dict) -> list[str]:
+    """Lines printed under the summary table: which archives failed, and why."""
+    failures = counters.get(FAILURES) or []
+    lines = ["failed archives (path: error):", *failure_lines(failures)] if failures else []
+    if counters.get("local_archives_on_cluster"):
+        lines.append(f"note: {counters['local_archives_on_cluster']} archive(s) were local paths on a cluster session: each "
+                     "executor opened them on its own machine (a shared mount at the same path, or they fail as unreadable "
+                     "there); give s3://, hdfs:// or https:// locations instead")
+    return lines

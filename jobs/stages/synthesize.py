@@ -32,6 +32,7 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from webinstruct.jobs.core import scope
 from webinstruct.jobs.core import synthesis as keys
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import LlmStageError, MissingInput
@@ -238,33 +239,30 @@ def _screen(spark, cfg: Config, lake: Lake, screen: Screen, fingerprint: str, ru
     if lake.exists(keys.SCREEN):
         pending = pending.join(lake.read(keys.SCREEN).where(F.col("screen_key") == skey).select("question_id"), "question_id", "left_anti")
     lsh = lsh_params(cfg)
-    sketched = pending.mapInPandas(sketch_map(lsh), SKETCH).join(pending, "question_id").cache()
-    try:
-        if sketched.count() == 0:
-            return Counter()
-        copies = _copies(lake, cfg, sketched, skey, lsh)
-        rows = sketched.join(copies, "question_id", "left").collect()
-        fresh = [r for r in rows if r["matched"] is None]
-        _, results = screen(spark, cfg, lake, [(r["question"], "") for r in fresh])
-        flagged = {r["question_id"]: res for r, res in zip(fresh, results) if res["flagged"]}
-        out = []
-        for r in rows:
-            verdict, reason, matched, score = "kept", None, None, None
-            if r["matched"] is not None:
-                verdict, matched, score = "duplicate", r["matched"], float(r["jaccard"])
-                reason = f"copy of {r['matched']} (Jaccard {r['jaccard']:.2f})"
-            elif r["question_id"] in flagged:
-                f = flagged[r["question_id"]]
-                verdict, matched, score = "contaminated", f"{f['benchmark']}/{f['item_id']}", f.get("score")
-                reason = f"tier {f['tier']} {f['method']}: {f['benchmark']} item {f['item_id']}"
-            out.append((r["question_id"], skey, verdict, reason, matched, None if score is None else float(score),
-                        [int(k) for k in r["band_keys"]], bytes(r["shingle_set"]), r["number_key"], run_id))
-        schema = T.StructType([f for f in SYNTH_SCREEN.fields if f.name != "screened_at"])
-        df = spark.createDataFrame(out, schema).withColumn("screened_at", F.current_timestamp())
-        lake.append(keys.SCREEN, df, txn=(f"webinstruct.synthesize.screen.{run_id}", 0))
-        return Counter(f"screened_{v[2]}" for v in out)
-    finally:
-        sketched.unpersist()
+    sketched = scope.current().persist(pending.mapInPandas(sketch_map(lsh), SKETCH).join(pending, "question_id"))
+    if sketched.count() == 0:
+        return Counter()
+    copies = _copies(lake, cfg, sketched, skey, lsh)
+    rows = sketched.join(copies, "question_id", "left").collect()
+    fresh = [r for r in rows if r["matched"] is None]
+    _, results = screen(spark, cfg, lake, [(r["question"], "") for r in fresh])
+    flagged = {r["question_id"]: res for r, res in zip(fresh, results) if res["flagged"]}
+    out = []
+    for r in rows:
+        verdict, reason, matched, score = "kept", None, None, None
+        if r["matched"] is not None:
+            verdict, matched, score = "duplicate", r["matched"], float(r["jaccard"])
+            reason = f"copy of {r['matched']} (Jaccard {r['jaccard']:.2f})"
+        elif r["question_id"] in flagged:
+            f = flagged[r["question_id"]]
+            verdict, matched, score = "contaminated", f"{f['benchmark']}/{f['item_id']}", f.get("score")
+            reason = f"tier {f['tier']} {f['method']}: {f['benchmark']} item {f['item_id']}"
+        out.append((r["question_id"], skey, verdict, reason, matched, None if score is None else float(score),
+                    [int(k) for k in r["band_keys"]], bytes(r["shingle_set"]), r["number_key"], run_id))
+    schema = T.StructType([f for f in SYNTH_SCREEN.fields if f.name != "screened_at"])
+    df = spark.createDataFrame(out, schema).withColumn("screened_at", F.current_timestamp())
+    lake.append(keys.SCREEN, df, txn=(f"webinstruct.synthesize.screen.{run_id}", 0))
+    return Counter(f"screened_{v[2]}" for v in out)
 
 
 def _copies(lake: Lake, cfg: Config, sketched, skey: str, lsh: LshParams):

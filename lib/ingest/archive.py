@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import re
 import signal
+import socket
 import threading
 import time
 from collections import Counter
@@ -223,7 +224,7 @@ class ArchiveProcessor:
                     report.kept += 1
                     yield doc
         except (FileNotFoundError, PermissionError) as exc:
-            report.status, report.error = "failed", f"unreadable: {exc}"
+            report.status, report.error = "failed", f"unreadable on host {socket.gethostname()}: {exc}"
         except NotAnArchive as exc:
             report.status, report.error = "failed", str(exc)
         except Exception as exc:

@@ -9,6 +9,8 @@ temporary name and renamed, so an interrupted prepare never leaves a half model 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import os
 import shutil
@@ -61,6 +63,27 @@ def prepare(out: str | Path | None = None, force: bool = False) -> Path:
         shutil.rmtree(target)
     tmp.rename(target)
     return target
+
+
+def ensure_prepared(folder: str | Path) -> Path:
+    """The offline model in `folder` on this machine, converted here when missing: on a
+    cluster the executors' home is not the driver's, so each machine prepares its own copy
+    once (under a lock, so the Python workers of one machine convert it once)."""
+    target = Path(folder)
+    if is_prepared(target):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as lock, _locked(lock):
+        return prepare(target)  # a worker that waited finds it prepared and returns at once
+
+
+@contextlib.contextmanager
+def _locked(handle):
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _save_plain(model, folder: Path) -> None:

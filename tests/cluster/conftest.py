@@ -123,4 +123,7 @@ def reference(cluster, submitter, pipeline_config, work) -> Reference:
         out = ok(result := submitter.run(master, args))
         seconds[name] = result[2]
         assert "decontam pages summary" in out and "extract summary" not in out
+        # on the cluster, said once each: the lake and the archives are local paths every node must see
+        assert ("is a local folder on a cluster session" in out) == (name == "cluster")
+        assert ("archive(s) were local paths on a cluster session" in out) == (name == "cluster")
     return Reference(lakes["cluster"], lakes["local"], seconds["cluster"], seconds["local"])

@@ -117,8 +117,10 @@ def undisturbed_extract(cluster, submitter, pipeline_config, work, extract_base,
     lake = copy_lake(extract_base, work / "extract-undisturbed", ["documents", "warc_files"])
     events = work / "events"
     events.mkdir(exist_ok=True)
+    # the executors' home has no offline model (the driver's has): each machine prepares its own
     conf = {**GPU_CONF, "spark.eventLog.enabled": "true", "spark.eventLog.dir": f"file://{events}",
-            "spark.eventLog.compress": "false", "spark.eventLog.rolling.enabled": "false"}
+            "spark.eventLog.compress": "false", "spark.eventLog.rolling.enabled": "false",
+            "spark.executorEnv.XDG_CACHE_HOME": str(work / "executor-cache")}
     ok(submitter.run(cluster.url, ["--config", str(pipeline_config), "--lake", str(lake), *EXTRACT, "extract"], conf))
     return lake, events
 
@@ -141,6 +143,22 @@ def test_a_worker_lost_during_extract_with_the_offline_llm(spark, cluster, submi
     assert got.select("qa_id").distinct().count() == got.count()  # no row twice
     assert got.groupBy("doc_id").agg(F.countDistinct("run_id").alias("runs")).where("runs > 1").count() == 0
     assert got.select("doc_id").distinct().count() == read(spark, lake, "documents").count() >= 5
+
+
+def test_executors_prepare_the_offline_model_their_home_lacks(spark, work, undisturbed_extract):
+    """The offline model was prepared only in the driver's home; executors whose home lacks
+    it converted their own copy (once per machine) and extracted with it."""
+    lake, _ = undisturbed_extract
+    model = work / "executor-cache" / "webinstruct" / "models" / "SmolLM2-135M-Instruct"
+    assert (model / "config.json").is_file() and (model / "tokenizer.json").is_file() and list(model.glob("*.safetensors"))
+    assert read(spark, lake, "qa_extracted").where("status <> 'engine_error'").count() > 0
+
+
+def test_a_relative_lake_on_a_cluster_is_refused_before_any_work(submitter, cluster):
+    """Executors and delta-rs would resolve a relative root against different folders."""
+    code, out, _ = submitter.run(cluster.url, ["--lake", "relative-lake", "tables"])
+    assert code == 2 and "lake.root 'relative-lake' is a relative path" in out, out[-3000:]
+    assert not (submitter.root / "relative-lake").exists()
 
 
 def _events(folder: Path) -> list[dict]:

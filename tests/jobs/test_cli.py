@@ -125,3 +125,51 @@ def test_report_of_a_lake_that_has_only_ingested(lake_dir, tmp_path, capsys):
     assert funnel["documents (language, length)"] == 13 and funnel["clean pairs (webinstruct)"] is None
     assert fig["runs"][0]["stage"] == "ingest" and fig["sample_pairs"] == [] and fig["gate"]["checked"] == 0
     assert html.count("nothing yet") >= 5 and not EXTERNAL.search(html)
+
+
+def test_a_run_without_recall_says_so_in_one_line_and_goes_on(spark, tmp_path, capsys):
+    """recall.recalled = "all" (curated pages, a site's own dump): no seeds needed, no
+    training, scoring or judge; dedup reads every document."""
+    lake = str(tmp_path / "lake")
+    archive = shared("warc", "real", "dolma_wget_sample-0001.warc.gz")
+    assert main(["--lake", lake, "--set", 'recall.recalled="all"', "run", str(archive), "--until", "dedup"]) == 0
+    captured = capsys.readouterr()
+    lines = [line for line in captured.out.splitlines() if "recall" in line and "recall.recalled" in line]
+    assert lines == ['  skipped: recall is off (recall.recalled = "all"), every document goes on to dedup']
+    assert "recall.positives" not in captured.out + captured.err and "recall summary" not in captured.out
+    dedup_in = [line for line in captured.out.splitlines() if line.startswith("| documents in (new)")]
+    assert [row.split("|")[2].strip() for row in dedup_in] == ["13"]
+    assert main(["--lake", lake, "tables"]) == 0
+    tables = capsys.readouterr().out
+    assert "| dedup " in tables and "recall_scores" not in tables and "models" not in tables
+
+
+def test_a_newcomers_mistakes_get_plain_answers(spark, tmp_path, capsys):
+    """A missing archive: a non-zero exit, its path and error on the console (not only in
+    warc_files), no traceback and no log tail. A SQL typo or an unknown table: Spark's
+    message and the lake's tables, not the analysed plan."""
+    import subprocess
+    import sys
+
+    lake = str(tmp_path / "lake")
+    missing = tmp_path / "no" / "such" / "file.warc.gz"
+    done = subprocess.run([sys.executable, "-m", "webinstruct.jobs", "--lake", lake, "--set", "spark.master=local[1]",
+                           "ingest", str(missing)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no archive could be read (1 failed; recorded in warc_files)" in done.stderr
+    assert f"  {missing}: unreadable on host " in done.stderr and "No such file" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr and "lines of the log" not in done.stderr
+
+    archive = shared("warc", "real", "dolma_wget_sample-0001.warc.gz")
+    assert main(["--lake", lake, "ingest", str(archive), str(missing)]) == 0  # one of two read: a summary naming the other
+    out = capsys.readouterr().out
+    assert "failed archives (path: error):" in out and f"  {missing}: unreadable on host " in out
+
+    assert main(["--lake", lake, "sql", "SELEC count(*) FROM documents"]) == 2
+    err = capsys.readouterr().err
+    assert "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'" in err and "tables: documents, qa_markup, runs, warc_files" in err
+    assert main(["--lake", lake, "sql", "SELECT * FROM document"]) == 2
+    err = capsys.readouterr().err
+    ours = err[err.rindex("sql: "):]  # (in this process Spark's own log lines come first)
+    assert "[TABLE_OR_VIEW_NOT_FOUND]" in ours and ours.rstrip().endswith("tables: documents, qa_markup, runs, warc_files")
+    assert len(ours.splitlines()) == 2 and "'Project" not in ours  # the message, not the analysed plan

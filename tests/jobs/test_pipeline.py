@@ -56,6 +56,12 @@ def _real_warc(path: Path) -> list[str]:
     return [p["url"] for p in forum + product]
 
 
+def _rdd_storage(spark) -> tuple[int, int]:
+    """(cached RDDs, their bytes in memory and on disk) in the block manager."""
+    infos = spark.sparkContext._jsc.sc().getRDDStorageInfo()
+    return len(infos), sum(i.memSize() + i.diskSize() for i in infos)
+
+
 def _rows(lake, table):
     cols = KEYED[table]
     return {tuple(r[c] for c in cols) for r in lake.read(table).select(*cols).collect()}
@@ -234,7 +240,12 @@ def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config
     before = {t: _rows(lake, t) for t in KEYED if lake.exists(t)}
     published_before = set(published)
     urls = _real_warc(tmp_path / "batch2.warc.gz")
-    pipeline.run(spark, run_cfg, lake, [str(work / "webinstruct-demo.warc.gz"), str(tmp_path / "batch2.warc.gz")])
+    # the driver does not grow from stage to stage: every step leaves the block manager's
+    # cached storage where it found it (the two runs below: a new batch, then a no-op rerun)
+    baseline, storage = _rdd_storage(spark), {}
+    record = lambda name: storage.setdefault(name, []).append(_rdd_storage(spark))  # noqa: E731
+    pipeline.run(spark, run_cfg, lake, [str(work / "webinstruct-demo.warc.gz"), str(tmp_path / "batch2.warc.gz")],
+                 after_step=record)
     after = {t: _rows(lake, t) for t in KEYED if lake.exists(t)}
     for table, rows in before.items():
         assert rows <= after[table], table  # nothing of batch 1 changed or went away
@@ -245,6 +256,8 @@ def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config
 
     # a rerun without new input writes nothing anywhere
     versions = {t: lake.version(t) for t in lake.tables() if t != "runs"}
-    funnel = pipeline.run(spark, run_cfg, lake, [str(tmp_path / "batch2.warc.gz")])
+    funnel = pipeline.run(spark, run_cfg, lake, [str(tmp_path / "batch2.warc.gz")], after_step=record)
     assert {t: lake.version(t) for t in lake.tables() if t != "runs"} == versions
+    assert set(storage) == {s.name for s in pipeline.STEPS}
+    assert all(after == [baseline, baseline] for after in storage.values()), storage
     assert dict(funnel)["documents (language, length)"] == len(docs) + len(new_docs)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 
+from webinstruct.jobs.core import scope
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import DecontamError
 from webinstruct.jobs.core.lease import writes
@@ -62,7 +63,7 @@ def pairs(spark, cfg: Config, lake) -> dict:
     register_configured(spark, cfg, lake)
     bench = Bench(spark, cfg, lake)
     recorder = RunRecorder(lake, "decontam_pairs", cfg, args={"benchmarks": bench.fingerprint})
-    units = refined_pairs(lake)
+    units = scope.current().materialize(refined_pairs(lake), "refined")  # read once, used by every tier and publish
     counters = {f"pairs_t1_{k}": v for k, v in tier1(spark, cfg, lake, bench, "pair", units, recorder.run_id).items()}
     if d.embed:
         try:
@@ -70,7 +71,7 @@ def pairs(spark, cfg: Config, lake) -> dict:
         except EmbedError as exc:
             raise DecontamError(str(exc)) from None
         counters.update({f"pairs_t3_{k}": v for k, v in tier3(spark, cfg, lake, bench, units, recorder.run_id).items()})
-    counters.update(publish(spark, cfg, lake, bench, recorder.run_id))
+    counters.update(publish(spark, cfg, lake, bench, recorder.run_id, refined=units))
     recorder.finish("ok", counters)
     return counters
 

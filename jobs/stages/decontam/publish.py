@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from pyspark.sql import functions as F
 
+from webinstruct.jobs.core import scope
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import CHECKED, current_contamination
+from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.pair_dedup import dedup_pairs
 from webinstruct.jobs.core.tables import WEBINSTRUCT
 from webinstruct.jobs.core.views import current_pairs, markup_signal, quality_current, recall_current, refined_pairs
@@ -18,10 +20,19 @@ from webinstruct.jobs.stages.decontam.tiers import unit_id
 PUBLISHED = "webinstruct"
 
 
-def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual") -> dict:
-    """Rebuild `webinstruct` from the refined pairs; write only when the result changed."""
+@writes("decontam")
+def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual", refined=None) -> dict:
+    """Rebuild `webinstruct` from the refined pairs (`refined`: the caller's materialized
+    `refined_pairs`, if it has one); write only when the result changed.
+
+    Every input table is read once and the candidate set is materialized before pair-level
+    dedup, which uses it a dozen times: inlined, its lineage (a dozen joins over the same
+    tables) made a plan of ~600 joins and ~580 broadcast exchanges, built concurrently on
+    the driver, that ran a 4 GB driver out of heap on a dozen pairs."""
     d = cfg.decontam
-    pairs = refined_pairs(lake)
+    materialize = scope.current().materialize
+    refined = refined if refined is not None else materialize(refined_pairs(lake), "refined")
+    pairs = refined
     if bench is not None:
         current = current_contamination(lake, bench.keys if bench else None, cfg)
         needs = [(1, bench.key("pair", 1))] + ([(2, bench.key("pair", 2))] if d.embed else [])
@@ -45,14 +56,14 @@ def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual
                 decided = current.where(F.col("tier") == 3).select("qa_id", "refiner", "benchmark", "item_id")
                 waiting = cands.join(decided, ["qa_id", "refiner", "benchmark", "item_id"], "left_anti").select("qa_id", "refiner").distinct()
                 pairs = pairs.join(waiting, ["qa_id", "refiner"], "left_anti")
-    pairs = _gated(spark, cfg, lake, pairs)
+    pairs = _gated(spark, cfg, lake, pairs, refined)
     docs = lake.read("documents").select("doc_id", "url", "domain", "crawl", "warc_path", "warc_offset", "warc_record_id",
                                          "fetch_time")
     extracted = current_pairs(lake)
     method = F.coalesce(F.col("method"), F.lit("llm")) if "method" in extracted.columns else F.lit("llm")
     extracted = extracted.select("qa_id", F.col("model").alias("extract_model"), method.alias("method"),
                                  F.col("prompt_version").alias("extract_prompt_version")).dropDuplicates(["qa_id"])
-    out = pairs.join(docs, "doc_id", "left").join(extracted, "qa_id", "left")
+    out = materialize(pairs.join(docs, "doc_id", "left").join(extracted, "qa_id", "left"), "candidates")
     if cfg.gate.dedup and "band_keys" in out.columns:
         published = (lake.read(PUBLISHED).select("qa_id", "refiner", F.lit(True).alias("_published"))
                      if lake.exists(PUBLISHED) else None)
@@ -61,7 +72,8 @@ def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual
             "qa_id", "refiner", "exact_key", "band_keys", "shingle_set", "number_key",
             F.coalesce("_published", F.lit(False)).alias("_published"),
             F.col("_accepted"), F.col("_votes"), F.col("score").alias("_score"), F.col("fetch_time").alias("_fetch"))
-        out = out.join(dedup_pairs(ranked, cfg.gate.dedup_threshold), ["qa_id", "refiner"], "inner")
+        kept = dedup_pairs(ranked, cfg.gate.dedup_threshold, materialize)
+        out = out.join(kept, ["qa_id", "refiner"], "inner")
     else:
         out = out.withColumn("duplicates", F.lit(0).cast("long"))
     out = out.withColumn("quality", _quality(cfg, lake, out) if "score" in out.columns else F.lit(None).cast("double"))
@@ -71,23 +83,19 @@ def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual
         .withColumn("refine_prompt_version", F.col("prompt_version"))
         .select(*WEBINSTRUCT.fieldNames())
     )
-    scratch = lake.scratch("decontam", "publish", run_id)
-    try:
-        out.write.mode("overwrite").parquet(scratch)
-        out = spark.read.parquet(scratch)
-        total = out.count()
-        if lake.exists(PUBLISHED):
-            old = lake.read(PUBLISHED)
-            same_shape = old.columns == WEBINSTRUCT.fieldNames()
-            if same_shape and old.count() == total and out.exceptAll(old).limit(1).count() == 0:
-                return {"published": total, "published_changed": 0, "gate_pending": gate_pending(cfg, lake)}
-        lake.replace(PUBLISHED, out)
-    finally:
-        lake.remove_tree(scratch)
-    return {"published": total, "published_changed": 1, "gate_pending": gate_pending(cfg, lake)}
+    out = materialize(out, "published")
+    total = out.count()
+    pending = gate_pending(cfg, lake, refined)
+    if lake.exists(PUBLISHED):
+        old = lake.read(PUBLISHED)
+        same_shape = old.columns == WEBINSTRUCT.fieldNames()
+        if same_shape and old.count() == total and out.exceptAll(old).limit(1).count() == 0:
+            return {"published": total, "published_changed": 0, "gate_pending": pending}
+    lake.replace(PUBLISHED, out)
+    return {"published": total, "published_changed": 1, "gate_pending": pending}
 
 
-def _gated(spark, cfg: Config, lake, pairs):
+def _gated(spark, cfg: Config, lake, pairs, refined):
     """Refined pairs with their current qa_quality row; with the gate on, only those that
     passed (a pair the gate has not checked yet waits for `webinstruct gate`). With it off,
     every pair, its gate figures where it has them."""
@@ -95,7 +103,7 @@ def _gated(spark, cfg: Config, lake, pairs):
         if cfg.gate.enabled:
             return pairs.limit(0).withColumn("quality", F.lit(None).cast("double"))
         return pairs
-    quality = quality_current(lake, cfg)
+    quality = quality_current(lake, cfg, refined)
     if cfg.gate.enabled:
         quality = quality.where("passed")
     rows = quality.select("qa_id", "refiner", "score", "exact_key", "band_keys", "shingle_set", "number_key")
@@ -122,14 +130,14 @@ def _quality(cfg: Config, lake, out):
     return F.round(value, 4)
 
 
-def gate_pending(cfg: Config, lake) -> int:
+def gate_pending(cfg: Config, lake, refined=None) -> int:
     """Refined pairs that wait for the gate before they can be published."""
     if not cfg.gate.enabled or not lake.exists("qa_refined"):
         return 0
-    pairs = refined_pairs(lake)
+    pairs = refined if refined is not None else refined_pairs(lake)
     if not lake.exists("qa_quality"):
         return pairs.count()
-    return pairs.join(quality_current(lake, cfg).select("qa_id", "refiner"), ["qa_id", "refiner"], "left_anti").count()
+    return pairs.join(quality_current(lake, cfg, pairs).select("qa_id", "refiner"), ["qa_id", "refiner"], "left_anti").count()
 
 
 def _markup_signal(lake):

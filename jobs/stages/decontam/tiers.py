@@ -8,10 +8,11 @@ import datetime as dt
 
 from pyspark.sql import functions as F
 
+from webinstruct.jobs.core import scope
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import CHECKED, EVIDENCE_CHARS, TABLE
 from webinstruct.jobs.core.errors import DecontamError, MissingInput
-from webinstruct.jobs.core.session import broadcast, parallelism
+from webinstruct.jobs.core.session import parallelism
 from webinstruct.jobs.core.tables import CONTAMINATION, DECONTAM_CHECKED
 from webinstruct.jobs.core.views import read_source
 from webinstruct.jobs.stages.decontam.bench import Bench
@@ -85,7 +86,7 @@ def tier1(spark, cfg: Config, lake, bench: Bench, level: str, units, run_id: str
     todo = _unchecked(lake, units, level, 1, key)
     if todo.limit(1).count() == 0:
         return {"checked": 0, "units_with_hits": 0, "rows": 0}
-    payload = broadcast(spark, bench.ngram_index())
+    payload = scope.current().broadcast(bench.ngram_index())
     out = _partitions(spark, todo, cfg).mapInPandas(ngram_map(payload, fields), HIT_SCHEMA)
     return _commit_hits(spark, lake, out, level=level, tier=1, method="ngram", key=key,
                         verdict=F.lit("contaminated"), run_id=run_id)
@@ -98,7 +99,7 @@ def tier2(spark, cfg: Config, lake, bench: Bench, pairs, run_id: str) -> dict:
     if todo.limit(1).count() == 0:
         return {"checked": 0, "units_with_hits": 0, "rows": 0}
     heads = [q[:EVIDENCE_CHARS] for q in bench.items["question"]]
-    payload = broadcast(spark, (bench.matrix(), list(bench.items["benchmark"]), list(bench.items["item_id"]), heads))
+    payload = scope.current().broadcast((bench.matrix(), list(bench.items["benchmark"]), list(bench.items["item_id"]), heads))
     fn = embed_map(payload, d.embed_model, d.embed_device, d.embed_threads, d.embed_batch, d.top_k, d.judge_threshold)
     out = _partitions(spark, todo, cfg).mapInPandas(fn, HIT_SCHEMA)
     verdict = F.when(F.col("score") >= d.flag_threshold, F.lit("contaminated")).otherwise(F.lit("candidate"))

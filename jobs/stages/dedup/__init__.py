@@ -20,6 +20,7 @@ crash leaves `dedup` as it was and a rerun on the same input appends nothing.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Callable
 
 from pyspark.sql import functions as F
 
@@ -38,7 +39,7 @@ from webinstruct.jobs.stages.dedup.candidates import (
 )
 from webinstruct.jobs.stages.dedup.components import connected_components
 from webinstruct.jobs.stages.dedup.keepers import dedup_rows
-from webinstruct.jobs.stages.dedup.settings import Materializer, check_params, lsh_label, lsh_params, timed
+from webinstruct.jobs.stages.dedup.settings import check_params, lsh_label, lsh_params, materializer, timed
 from webinstruct.jobs.stages.dedup.sketch import arrow_batch_rows, new_documents, read_input, rows_per_batch, sketch
 from webinstruct.jobs.stages.dedup.verify import verified_edges
 
@@ -48,18 +49,12 @@ __all__ = ["run", "summary_rows", "DedupError", "DedupConfigMismatch", "lsh_para
 @writes("dedup")
 def run(spark, cfg: Config, lake: Lake) -> dict:
     recorder = RunRecorder(lake, "dedup", cfg, args={"input": cfg.dedup.input})
-    scratch = lake.scratch("dedup", recorder.run_id)
-    materialize = Materializer(spark, scratch, cfg.dedup.checkpoint)
-    try:
-        counters = _dedup(spark, cfg, lake, materialize, recorder.run_id)
-    finally:
-        if cfg.dedup.checkpoint == "parquet":
-            lake.remove_tree(scratch)
+    counters = _dedup(spark, cfg, lake, materializer(cfg.dedup.checkpoint), recorder.run_id)
     recorder.finish("ok", counters)
     return counters
 
 
-def _dedup(spark, cfg: Config, lake: Lake, materialize: Materializer, run_id: str) -> dict:
+def _dedup(spark, cfg: Config, lake: Lake, materialize: Callable, run_id: str) -> dict:
     """The five phases over the documents not in `dedup` yet, then one commit."""
     d = cfg.dedup
     params = lsh_params(cfg)

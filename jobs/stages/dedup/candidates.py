@@ -9,11 +9,12 @@ never candidates again: they were compared when they were made.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from dataclasses import dataclass
 
 from pyspark.sql import functions as F
 
-from webinstruct.jobs.stages.dedup.settings import Materializer
 
 
 @dataclass
@@ -24,7 +25,7 @@ class Stored:
     nodes: object  # one row per touched cluster: node, cluster_id, old_size, old_hash, old_score, old_fetch
 
 
-def stored_matches(old, sk, materialize: Materializer) -> Stored:
+def stored_matches(old, sk, materialize: Callable) -> Stored:
     """Stored documents sharing an exact hash or a band key with the batch, and their
     clusters' keepers. Stored exact copies carry their keeper's keys and text, so only
     `unique` and `near` rows bring band keys."""
@@ -95,7 +96,7 @@ def star_edges(in_bucket):
     )
 
 
-def candidate_pairs(in_bucket, bucket_cap: int, materialize: Materializer):
+def candidate_pairs(in_bucket, bucket_cap: int, materialize: Callable):
     """With verification: (src, dst, src_doc, dst_doc) to check. Buckets over `bucket_cap`
     link members to the smallest node; smaller ones give all pairs."""
     star = in_bucket.where(f"size > {bucket_cap} AND node != low AND (is_new OR low_is_new)").select(

@@ -3,10 +3,13 @@ config from matching band keys made with other parameters."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from contextlib import contextmanager
+from typing import Callable
 
+from webinstruct.jobs.core import scope
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import DedupConfigMismatch
 from webinstruct.lib.dedup.minhash import LshParams, optimal_param
@@ -38,19 +41,10 @@ def check_params(stored_table, label: str) -> None:
         )
 
 
-class Materializer:
-    """Cuts lineage: writes a frame to the run's scratch folder and reads it back, or uses a
-    local checkpoint (config dedup.checkpoint)."""
-
-    def __init__(self, spark, folder: str, mode: str):
-        self.spark, self.folder, self.mode = spark, folder, mode
-
-    def __call__(self, df, name: str):
-        if self.mode == "local":
-            return df.localCheckpoint(eager=True)
-        path = f"{self.folder}/{name}"
-        df.write.mode("overwrite").parquet(path)
-        return self.spark.read.parquet(path)
+def materializer(checkpoint: str) -> Callable:
+    """`materialize(df, name)` for the dedup phases: the stage scope's, with the cut chosen by
+    dedup.checkpoint (scratch parquet or a local checkpoint); released when dedup ends."""
+    return functools.partial(scope.current().materialize, mode=checkpoint)
 
 
 @contextmanager

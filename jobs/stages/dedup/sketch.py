@@ -4,6 +4,8 @@ once with a 64-bit node id per document."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from collections import Counter
 from contextlib import contextmanager
 
@@ -14,7 +16,7 @@ from webinstruct.jobs.core.errors import DedupError, MissingInput
 from webinstruct.jobs.core.lake import Lake
 from webinstruct.jobs.core.tables import DEDUP_SKETCH
 from webinstruct.jobs.core.views import read_source, recall_current
-from webinstruct.jobs.stages.dedup.settings import Materializer, timed
+from webinstruct.jobs.stages.dedup.settings import timed
 from webinstruct.lib.dedup.minhash import LshParams
 from webinstruct.udfs.dedup import sketch_documents
 
@@ -69,7 +71,7 @@ def new_documents(lake: Lake, source, stored):
     return docs.withColumn("score", F.lit(None).cast("double"))
 
 
-def sketch(spark, cfg: Config, docs, params: LshParams, materialize: Materializer, counters: Counter):
+def sketch(spark, cfg: Config, docs, params: LshParams, materialize: Callable, counters: Counter):
     """DEDUP_SKETCH rows plus `node` (xxhash64 of doc_id), materialised. Batches are sized
     by dedup.batch_rows and dedup.batch_bytes, whatever the session's Arrow setting."""
     with arrow_batch_rows(spark, rows_per_batch(cfg, 1)):

@@ -4,14 +4,15 @@ stored ones their text, from `documents`."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from pyspark.sql import functions as F
 
 from webinstruct.jobs.core.tables import DEDUP_PAIR
-from webinstruct.jobs.stages.dedup.settings import Materializer
 from webinstruct.udfs.dedup import verify_pairs
 
 
-def verified_edges(candidates, sk, stored_texts, ngram: int, threshold: float, materialize: Materializer):
+def verified_edges(candidates, sk, stored_texts, ngram: int, threshold: float, materialize: Callable):
     """(src, dst) of the candidates at or above `threshold`. `stored_texts`: (doc_id, text)
     of the stored documents among the candidates, or None."""
     feats = sk.select("doc_id", "shingle_set", F.lit(None).cast("string").alias("text"))

@@ -8,6 +8,7 @@ import math
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
+from webinstruct.jobs.core import scope
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import RecallError
 from webinstruct.jobs.core.lake import Lake
@@ -55,7 +56,7 @@ def domains(spark, cfg: Config, lake: Lake, round_no: int = 1) -> dict:
     scores = lake.read("recall_scores").where(F.col("model_id") == model["model_id"]).select("doc_id", "score")
     if scores.limit(1).count() == 0:
         raise RecallError(f"round {round_no}'s model {model['model_id']} has scored nothing yet (run `webinstruct recall score --round {round_no}`)")
-    stats = domain_stats(scores, documents(lake, cfg), cfg.recall.threshold).cache()
+    stats = scope.current().persist(domain_stats(scores, documents(lake, cfg), cfg.recall.threshold))
     scored = stats.agg(F.sum("documents")).collect()[0][0] or 0
     min_docs = min_docs_for(cfg, scored)
     rows = mark_candidates(stats, min_docs, cfg.recall.min_fraction, cfg.recall.max_candidates)
@@ -79,7 +80,7 @@ def domains(spark, cfg: Config, lake: Lake, round_no: int = 1) -> dict:
         current = lake.read("domains").where(F.col("round") == round_no).select(*compare).alias("cur")
         same = [F.col(f"new.{c}").eqNullSafe(F.col(f"cur.{c}")) for c in compare]
         changed = rows.alias("new").join(current, same, "left_anti")
-    changed = changed.cache()
+    changed = scope.current().persist(changed)
     n_changed = changed.count()
     if n_changed:
         lake.merge("domains", changed, keys=["domain", "round"])
@@ -89,7 +90,5 @@ def domains(spark, cfg: Config, lake: Lake, round_no: int = 1) -> dict:
     ).collect()[0]
     counters = {"domains": int(agg["domains"] or 0), "candidates": int(agg["candidates"] or 0),
                 "domains_changed": n_changed, "min_docs": min_docs, "documents_in_domains": int(scored)}
-    changed.unpersist()
-    stats.unpersist()
     recorder.finish("ok", counters)
     return counters

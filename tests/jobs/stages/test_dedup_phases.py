@@ -8,10 +8,12 @@ from collections import Counter
 
 from tests.conftest import real_pages
 from webinstruct.jobs.core.config import load_config
+from webinstruct.jobs.core.lake import open_lake
+from webinstruct.jobs.core.scope import stage_scope
 from webinstruct.jobs.core.tables import DEDUP_SKETCH
 from webinstruct.jobs.stages.dedup.candidates import Stored, bucket_members, candidate_pairs, exact_edges, star_edges
 from webinstruct.jobs.stages.dedup.keepers import dedup_rows
-from webinstruct.jobs.stages.dedup.settings import Materializer, lsh_params
+from webinstruct.jobs.stages.dedup.settings import lsh_params, materializer
 from webinstruct.jobs.stages.dedup.sketch import sketch
 from webinstruct.jobs.stages.dedup.verify import verified_edges
 from webinstruct.lib.dedup.minhash import jaccard, shingle_set, text_set_bytes
@@ -37,14 +39,17 @@ def test_sketch_gives_one_node_per_document_and_the_shingle_sets(spark, tmp_path
     docs = spark.createDataFrame([(f"d{i}", T0, None, t) for i, t in enumerate(texts)] + [("copy", T0, None, texts[0])],
                                  "doc_id string, fetch_time timestamp, score double, text string")
     counters = Counter()
-    out = sketch(spark, cfg, docs, lsh_params(cfg), Materializer(spark, str(tmp_path / "s"), "parquet"), counters)
-    rows = {r["doc_id"]: r for r in out.collect()}
+    with stage_scope(spark, open_lake(spark, cfg), "dedup"):
+        out = sketch(spark, cfg, docs, lsh_params(cfg), materializer("parquet"), counters)
+        rows = {r["doc_id"]: r for r in out.collect()}
+        columns = out.columns
     assert counters["documents_in"] == 6 and len({r["node"] for r in rows.values()}) == 6
     assert rows["copy"]["exact_hash"] == rows["d0"]["exact_hash"] and rows["copy"]["band_keys"] == rows["d0"]["band_keys"]
     assert len(rows["d1"]["band_keys"]) == lsh_params(cfg).bands
     assert rows["d1"]["shingle_set"] == text_set_bytes(texts[1], 5)
     assert spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", None) != "2"  # the session's setting is restored
-    assert set(out.columns) == set(DEDUP_SKETCH.fieldNames()) | {"node"}
+    assert set(columns) == set(DEDUP_SKETCH.fieldNames()) | {"node"}
+    assert not (tmp_path / "lake" / "_scratch").exists()  # the scope removed the sketches it staged
 
 
 def test_exact_edges_point_to_the_smallest_node_including_stored_clusters(spark):
