@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,26 @@ def offline_model():
     from webinstruct.lib.llm.offline import prepare
 
     return prepare()
+
+
+@pytest.fixture(scope="session")
+def demo_lake(tmp_path_factory, offline_model):
+    """`webinstruct demo --report` as `make demo` runs it, once per test session: the
+    installed command in its own process, stdout and stderr pipes (no terminal). Tests only
+    read it (copy the lake folder to change it): {lake, work, report, out, err}."""
+    root = tmp_path_factory.mktemp("demo")
+    lake, work, report = root / "lake", root / "work", root / "report.html"
+    env = {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
+    done = subprocess.run([sys.executable, "-m", "webinstruct.jobs", "--lake", str(lake), "demo", "--workdir", str(work),
+                           "--report", str(report)], capture_output=True, text=True, cwd=root, env=env, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return {"lake": lake, "work": work, "report": report, "out": done.stdout, "err": done.stderr}
+
+
+def rdd_storage(spark) -> tuple[int, int]:
+    """(cached RDDs, the bytes they hold in memory and on disk), from the block manager."""
+    infos = spark.sparkContext._jsc.sc().getRDDStorageInfo()
+    return len(infos), sum(i.memSize() + i.diskSize() for i in infos)
 
 
 def real_pages(page_type: str | None = None) -> list[dict]:

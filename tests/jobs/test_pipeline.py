@@ -9,11 +9,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from tests.conftest import real_pages, shared
+from tests.conftest import rdd_storage, real_pages, shared
 from tests.lib.report.test_page import EXTERNAL, embedded
 from webinstruct.jobs import demo, pipeline
 from webinstruct.jobs.core.lake import open_lake
@@ -56,11 +54,6 @@ def _real_warc(path: Path) -> list[str]:
     return [p["url"] for p in forum + product]
 
 
-def _rdd_storage(spark) -> tuple[int, int]:
-    """(cached RDDs, their bytes in memory and on disk) in the block manager."""
-    infos = spark.sparkContext._jsc.sc().getRDDStorageInfo()
-    return len(infos), sum(i.memSize() + i.diskSize() for i in infos)
-
 
 def _rows(lake, table):
     cols = KEYED[table]
@@ -70,19 +63,6 @@ def _rows(lake, table):
 # what libraries print: vLLM's and Spark's log lines, Python warnings, tqdm bars, tracebacks
 LIBRARY_LINE = re.compile(r"\(MainProcess pid=|\b(INFO|WARNING|DEBUG) \d\d-\d\d \d\d:|^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (WARN|INFO|ERROR) |"
                           r"log4j|Warning: |Traceback \(most recent|\d+it/s\]|\|[█#]+")
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory, offline_model):
-    """`webinstruct demo --report` as `make demo` runs it: the installed command in its own
-    process, stdout and stderr pipes (no terminal)."""
-    root = tmp_path_factory.mktemp("demo")
-    lake, work, report = root / "lake", root / "work", root / "report.html"
-    env = {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
-    done = subprocess.run([sys.executable, "-m", "webinstruct.jobs", "--lake", str(lake), "demo", "--workdir", str(work), "--report", str(report)],
-                          capture_output=True, text=True, cwd=root, env=env, timeout=1800)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return {"lake": lake, "work": work, "report": report, "out": done.stdout, "err": done.stderr}
 
 
 def _check_console(run):
@@ -138,7 +118,7 @@ def _check_report(run, lake):
         assert r["url"] in html
 
 
-def test_report_renders_in_headless_chromium(demo_run, tmp_path):
+def test_report_renders_in_headless_chromium(demo_lake, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("no chromium on this machine (Debian: apt-get install chromium); the report was not rendered")
@@ -146,7 +126,7 @@ def test_report_renders_in_headless_chromium(demo_run, tmp_path):
 
     shot = tmp_path / "report.png"
     subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1100,3000",
-                    f"--screenshot={shot}", demo_run["report"].as_uri()], capture_output=True, timeout=120, check=True)
+                    f"--screenshot={shot}", demo_lake["report"].as_uri()], capture_output=True, timeout=120, check=True)
     image = Image.open(shot).convert("RGB")
     assert image.size == (1100, 3000)
     colors = image.getcolors(maxcolors=1 << 20)
@@ -156,13 +136,13 @@ def test_report_renders_in_headless_chromium(demo_run, tmp_path):
     assert plotted > 5000
 
 
-def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config, tmp_path, demo_run):
-    cfg = make_config(lake=demo_run["lake"])
+def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config, tmp_path, demo_lake):
+    cfg = make_config(lake=demo_lake["lake"])
     lake = open_lake(spark, cfg)
-    work = demo_run["work"]
-    out = demo_run["out"]
-    _check_console(demo_run)
-    _check_report(demo_run, lake)
+    work = demo_lake["work"]
+    out = demo_lake["out"]
+    _check_console(demo_lake)
+    _check_report(demo_lake, lake)
     docs = {r["url"]: r for r in lake.read("documents").collect()}
     by_id = {r["doc_id"]: u for u, r in docs.items()}
     assert len(docs) == 12  # 10 pages kept by ingest + 2 later copies
@@ -235,15 +215,18 @@ def test_run_end_to_end_then_a_second_batch_then_a_noop_rerun(spark, make_config
     assert "clean pairs (webinstruct)" in out and "kept of previous" in out
     assert export_stage.run(spark, cfg, lake, str(export), "parquet", True)["skipped"]  # same table, same way: nothing written
 
-    # a second batch of real pages only adds
+    # a second batch of real pages only adds (to a copy: the session's demo lake stays as `make demo` left it)
+    shutil.copytree(demo_lake["lake"], tmp_path / "lake", ignore=shutil.ignore_patterns("_logs", "_leases"))
+    cfg = make_config(lake=tmp_path / "lake")
+    lake = open_lake(spark, cfg)
     run_cfg = demo.with_demo_benchmark(demo.with_demo_seeds(cfg, work / "seeds"), work / "benchmark")
     before = {t: _rows(lake, t) for t in KEYED if lake.exists(t)}
     published_before = set(published)
     urls = _real_warc(tmp_path / "batch2.warc.gz")
     # the driver does not grow from stage to stage: every step leaves the block manager's
     # cached storage where it found it (the two runs below: a new batch, then a no-op rerun)
-    baseline, storage = _rdd_storage(spark), {}
-    record = lambda name: storage.setdefault(name, []).append(_rdd_storage(spark))  # noqa: E731
+    baseline, storage = rdd_storage(spark), {}
+    record = lambda name: storage.setdefault(name, []).append(rdd_storage(spark))  # noqa: E731
     pipeline.run(spark, run_cfg, lake, [str(work / "webinstruct-demo.warc.gz"), str(tmp_path / "batch2.warc.gz")],
                  after_step=record)
     after = {t: _rows(lake, t) for t in KEYED if lake.exists(t)}
