@@ -28,7 +28,7 @@ from webinstruct.jobs.core.runs import new_run_id
 from webinstruct.jobs.core.session import get_spark, lake_root_problem, runs_on_one_machine
 from webinstruct.jobs.core.storage import is_local
 from webinstruct.jobs.core.summary import print_benchmarks, print_summary, run_sql, stdout_to_stderr, tables_text
-from webinstruct.jobs.stages import decontam, dedup, export, extract, gate, ingest, recall, refine, synthesize
+from webinstruct.jobs.stages import decontam, dedup, export, extract, fetch, gate, ingest, recall, refine, select, synthesize
 from webinstruct.jobs.stages.decontam import check
 from webinstruct.lib.llm.offline import prepare
 from webinstruct.lib.qa import answers
@@ -67,6 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", type=int, default=None, help="ingest a seeded random sample of N archives")
     p.add_argument("--allow-absolute", action="store_true",
                    help="accept absolute paths and URLs inside a warc.paths listing (one you trust)")
+
+    p = sub.add_parser("select", parents=[common], help=_about("select"))
+    p.add_argument("--index", default=None, help="Common Crawl index root (a folder holding cc-index/table/cc-main/warc/, "
+                   "s3://commoncrawl/, or https://data.commoncrawl.org/); default select.index")
+    p.add_argument("--crawl", dest="crawls", action="append", default=None, metavar="CRAWL", help="e.g. CC-MAIN-2024-22 (repeatable)")
+    p.add_argument("--domains", default=None, help="registered domains, comma-separated: a.org,b.com")
+    p.add_argument("--domains-file", default=None, help="a file of registered domains, one per line")
+    p.add_argument("--accepted-domains", type=int, default=None, metavar="ROUND", help="the domains recall's judge accepted in ROUND")
+    p.add_argument("--languages", default=None, help="primary content languages, comma-separated (en or eng)")
+    p.add_argument("--mime", default=None, help="detected MIME types, comma-separated (default select.mime)")
+    p.add_argument("--url-like", dest="url_like", action="append", default=None, help="SQL LIKE pattern on the URL (repeatable)")
+    p.add_argument("--sample", type=float, default=None, help="share of matching records kept, seeded (0 < F <= 1)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--per-domain", type=int, default=None, help="at most N records per domain and crawl")
+
+    p = sub.add_parser("fetch", parents=[common], help=_about("fetch"))
+    p.add_argument("--base-url", default=None, help="where warc_filename is found (default fetch.base_url: https://data.commoncrawl.org/)")
 
     p = sub.add_parser("recall", parents=[common], help=_about("recall"))
     rsub = p.add_subparsers(dest="step", required=True)
@@ -184,8 +201,22 @@ def _ingest(spark, cfg, lake, args) -> int:
     return _stage("ingest", ingest.run(spark, cfg, lake, args.inputs, args.sample), lake)
 
 
+def _select(spark, cfg, lake, args) -> int:
+    def listed(text):
+        return [x.strip() for x in text.split(",") if x.strip()] if text is not None else None
+
+    if args.sample is not None and not 0 < args.sample <= 1:
+        raise ConfigError(f"--sample must be in (0, 1]; got {args.sample}")
+    request = select.request_from(cfg, index=args.index, crawls=args.crawls, domains=listed(args.domains),
+                                  domains_file=args.domains_file, accepted_round=args.accepted_domains,
+                                  languages=listed(args.languages), mime=listed(args.mime), url_like=args.url_like,
+                                  sample=args.sample, seed=args.seed, per_domain=args.per_domain)
+    return _stage("select", select.run(spark, cfg, lake, request), lake)
+
+
 def _recall(spark, cfg, lake, args) -> int:
-    counters = recall.step(spark, cfg, lake, args.step, getattr(args, "round", 1), getattr(args, "force", False))
+    expand = pipeline.expand_domains if cfg.recall.expand_crawls else None
+    counters = recall.step(spark, cfg, lake, args.step, getattr(args, "round", 1), getattr(args, "force", False), expand=expand)
     print_summary(f"recall {args.step}", recall.summary_rows(counters, lake))
     return 0
 
@@ -281,6 +312,8 @@ def _sql(spark, cfg, lake, args) -> int:
 COMMANDS = {
     "ingest": _ingest,
     "recall": _recall,
+    "select": _select,
+    "fetch": lambda spark, cfg, lake, args: _stage("fetch", fetch.run(spark, cfg, lake, args.base_url), lake),
     "dedup": lambda spark, cfg, lake, args: _stage("dedup", dedup.run(spark, cfg, lake), lake),
     "benchmarks": _benchmarks,
     "decontam": _decontam,
@@ -299,7 +332,7 @@ COMMANDS = {
 LAKELESS = ("answers", "models")  # no Spark, no lake: no lake folder is made for their log
 # commands shown as one stage (a start line, then progress while it runs); not those whose
 # stdout is their result (decontam check, benchmarks list, sql, tables)
-STAGES = {"ingest", "recall run", "recall train", "recall score", "recall domains", "recall judge", "dedup", "decontam run",
+STAGES = {"ingest", "select", "fetch", "recall run", "recall train", "recall score", "recall domains", "recall judge", "dedup", "decontam run",
           "decontam pages", "decontam pairs", "extract", "refine", "gate", "synthesize", "export", "benchmarks add", "gc"}
 
 

@@ -19,7 +19,7 @@ from webinstruct.jobs.core.console import CONSOLE
 from webinstruct.jobs.core.figures import funnel, funnel_table
 from webinstruct.jobs.core.llm_stage import ensure_offline_model
 from webinstruct.jobs.core.summary import print_benchmarks, print_summary
-from webinstruct.jobs.stages import decontam, dedup, export, extract, gate, ingest, recall, refine, synthesize
+from webinstruct.jobs.stages import decontam, dedup, export, extract, fetch, gate, ingest, recall, refine, select, synthesize
 from webinstruct.jobs.stages.decontam import check
 
 
@@ -50,10 +50,33 @@ def _ingest(spark, cfg, lake, o: RunOptions):
     return ingest.run(spark, cfg, lake, list(o.inputs), o.sample) if o.inputs else None
 
 
+def _select(spark, cfg, lake, o: RunOptions):
+    return select.run(spark, cfg, lake, select.request_from(cfg)) if cfg.select.index and cfg.select.crawls else None
+
+
+def _fetch(spark, cfg, lake, o: RunOptions):
+    return fetch.run(spark, cfg, lake) if lake.exists("selection") else None
+
+
+def expand_domains(spark, cfg, lake, round_no: int) -> dict:
+    """MAmmoTH2's loop, for recall: the accepted domains' pages of recall.expand_crawls,
+    selected from the index and fetched (the stages share tables, not code: recall gets
+    this function from here)."""
+    r = cfg.recall
+    request = select.request_from(cfg, crawls=list(r.expand_crawls), accepted_round=round_no, per_domain=r.expand_per_domain,
+                                  url_like=[], sample=1.0)
+    chosen = select.run(spark, cfg, lake, request)
+    got = fetch.run(spark, cfg, lake)
+    return {"selected": chosen.get("records_selected", 0), "fetched_ok": got.get("ok", 0),
+            "documents_written": got.get("documents_written", 0)}
+
+
 def _recall(spark, cfg, lake, o: RunOptions):
     """Off when every document counts as recalled (curated pages, a Q&A site's own dump):
     no seeds, no training, no judge."""
-    return None if cfg.recall.recalled == "all" else recall.run(spark, cfg, lake)
+    if cfg.recall.recalled == "all":
+        return None
+    return recall.run(spark, cfg, lake, expand=expand_domains if cfg.recall.expand_crawls else None)
 
 
 def _synthesize(spark, cfg, lake, o: RunOptions):
@@ -70,6 +93,10 @@ def _export(spark, cfg, lake, o: RunOptions):
 STEPS: tuple[Step, ...] = (
     Step("ingest", "WARC/ARC archives -> documents (text, language, lineage) and the warc_files manifest",
          ("archives",), ("documents", "warc_files", "qa_markup"), _ingest, ingest.summary_rows, notes=ingest.summary_notes),
+    Step("select", "Common Crawl's columnar URL index -> the records to fetch (crawls, domains, languages, MIME, URL patterns, sample)",
+         ("cc-index",), ("selection",), _select, select.summary_rows),
+    Step("fetch", "the selected records by HTTP/S3 byte range -> documents (the same record code as ingest)",
+         ("selection",), ("documents", "qa_markup", "fetches"), _fetch, fetch.summary_rows),
     Step("recall", "fastText classifier + LLM domain judge, two rounds -> recall scores, the recalled pages",
          ("documents",), ("models", "recall_scores", "domains", "domain_verdicts"),
          _recall, recall.summary_rows, lambda cfg: cfg.recall.judge and cfg.recall.recalled != "all"),
@@ -101,6 +128,8 @@ STEPS: tuple[Step, ...] = (
 
 
 SKIPPED = {"ingest": "nothing to do (no archives given)",
+           "select": "nothing to do (select.index and select.crawls not set)",
+           "fetch": "nothing to do (no selection: run select)",
            "recall": 'skipped: recall is off (recall.recalled = "all"), every document goes on to dedup',
            "synthesize": "nothing to do (synthesize.enabled = false)", "export": "nothing to do (no export folder)"}
 

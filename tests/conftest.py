@@ -21,6 +21,14 @@ def shared(*parts: str) -> Path:
     return path
 
 
+# The S3 tests talk to an S3 API on loopback (moto's server, tests/s3_server.py), which takes
+# any key. Executors find S3 keys in their environment, as on a cluster; Spark's Python
+# workers inherit it from when the session starts, so the keys are set before it does.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "webinstruct-test")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "webinstruct-test")
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+
 @pytest.fixture(scope="session")
 def spark():
     from webinstruct.jobs.core.config import load_config
@@ -69,6 +77,25 @@ def rdd_storage(spark) -> tuple[int, int]:
     """(cached RDDs, the bytes they hold in memory and on disk), from the block manager."""
     infos = spark.sparkContext._jsc.sc().getRDDStorageInfo()
     return len(infos), sum(i.memSize() + i.diskSize() for i in infos)
+
+
+# The small Common Crawl the select, fetch and S3 tests share (tests/cc_mirror.py)
+CRAWL, LATER = "CC-MAIN-2024-22", "CC-MAIN-2024-26"
+SMALL = ["dolma_wget_sample-0001.warc.gz", "resiliparse_CC-MAIN-2020-34_warcfile.warc.gz"]
+BIG = "webis_archive-query-log_serps_990.warc.gz"
+
+
+@pytest.fixture(scope="session")
+def mirror(tmp_path_factory):
+    """Two crawls of real archives in Common Crawl's layout with its columnar index, served
+    over HTTP on loopback: {root, rows (index rows per crawl), server}."""
+    from tests.cc_mirror import RangeServer, build_mirror
+
+    root = tmp_path_factory.mktemp("commoncrawl")
+    rows = build_mirror(root, {CRAWL: [*SMALL, BIG], LATER: [SMALL[0]]})
+    server = RangeServer(root)
+    yield {"root": root, "rows": rows, "server": server}
+    server.close()
 
 
 def real_pages(page_type: str | None = None) -> list[dict]:

@@ -103,6 +103,44 @@ class IngestSection:
 
 
 @dataclass
+class SelectSection:
+    # Common Crawl's columnar URL index: a folder Spark reads (local, s3://, dbfs:/ ...)
+    # holding cc-index/table/cc-main/warc/, or https://data.commoncrawl.org/ (read through
+    # each crawl's cc-index-table.paths.gz listing, by HTTP range requests). "" = no select.
+    index: str = ""
+    crawls: list = field(default_factory=list)  # e.g. ["CC-MAIN-2024-22"]; required over HTTPS
+    languages: list = field(default_factory=list)  # primary content language: ISO 639-1 (en) or -3 (eng); [] = any
+    mime: list = field(default_factory=lambda: ["text/html", "application/xhtml+xml"])  # content_mime_detected
+    url_like: list = field(default_factory=list)  # SQL LIKE patterns on the URL, any of them; [] = any
+    sample: float = 1.0  # share of matching records kept, by a seeded hash of the URL
+    seed: int = 42
+    per_domain: int = 0  # at most this many records per registered domain (seeded); 0 = no cap
+    # How the index is read: spark (spark.read.parquet, partition and column pruning; needs a
+    # file system Spark reaches), arrow (pyarrow in Spark tasks: column chunks by range
+    # requests, row groups skipped by their domain statistics; HTTP(S) and S3 APIs Spark's
+    # own connector cannot reach), auto = arrow for http(s)://, spark otherwise.
+    reader: str = field(default="auto", metadata=choice("auto", "spark", "arrow"))
+    max_index_files: int = 100_000  # index files read per select (a listing is data from elsewhere)
+
+
+@dataclass
+class FetchSection:
+    # Where warc_filename is found: https://data.commoncrawl.org/, s3://commoncrawl/ or a mirror
+    base_url: str = "https://data.commoncrawl.org/"
+    merge_gap: int = 64 << 10  # records at most this far apart are read with one request
+    max_span_bytes: int = 8 << 20  # a merged request stays within this (a single record may exceed it)
+    task_bytes: int = 256 << 20  # requested bytes per Spark task
+    max_record_bytes: int = 20 << 20  # a record longer than this (by the index) is refused, not requested
+    concurrency: int = 4  # requests in flight per task (per executor: x its task slots)
+    attempts: int = 5  # tries per request (503, 429, SlowDown, timeouts, short reads are retried)
+    backoff_s: float = 1.0  # first wait; doubles per retry, with jitter
+    max_backoff_s: float = 30.0
+    timeout_s: float = 60.0  # per request, for the whole body
+    commit_records: int = 20_000  # selected records per commit (a crash loses at most one slice)
+    user_agent: str = "webinstruct-fetch (+https://github.com/webinstruct/webinstruct)"
+
+
+@dataclass
 class DedupSection:
     # table (or view) whose new rows are deduplicated: documents_recalled = what recall
     # selected; "documents" to dedup everything without recall
@@ -264,6 +302,11 @@ class RecallSection:
     round2_positives: int = 100_000
     round2_negatives: int = 100_000
     round2_keep_seeds: bool = True  # the round-1 seed positives stay in round 2's positives
+    # Domain expansion (MAmmoTH2's loop): after the round-1 judge, the accepted domains'
+    # pages in these crawls are selected from select.index, fetched, scored, and round 2
+    # trains on them. [] = off. At most expand_per_domain records per domain and crawl.
+    expand_crawls: list = field(default_factory=list)
+    expand_per_domain: int = 1000
 
 
 @dataclass
@@ -389,6 +432,8 @@ class Config:
     spark: SparkSection = field(default_factory=SparkSection)
     lake: LakeSection = field(default_factory=LakeSection)
     ingest: IngestSection = field(default_factory=IngestSection)
+    select: SelectSection = field(default_factory=SelectSection)
+    fetch: FetchSection = field(default_factory=FetchSection)
     dedup: DedupSection = field(default_factory=DedupSection)
     llm: LlmSection = field(default_factory=LlmSection)
     extract: ExtractSection = field(default_factory=ExtractSection)
@@ -537,6 +582,7 @@ def _check_cross_fields(cfg: Config) -> None:
         raise ConfigError("dedup.fp_weight and dedup.fn_weight must be non-negative and not both 0")
     if cfg.spark.remote and not cfg.spark.remote.startswith("sc://"):
         raise ConfigError(f"spark.remote must be a Spark Connect URL, sc://host:port; got {cfg.spark.remote!r}")
+    _check_select_fetch(cfg)
     _check_llm(cfg)
     _check_recall(cfg)
     _check_decontam(cfg)
@@ -545,6 +591,33 @@ def _check_cross_fields(cfg: Config) -> None:
     model = cfg.ingest.lid_model
     if model and "://" not in model and not Path(model).is_file():
         raise ConfigError(f"ingest.lid_model: no such file {model!r} (leave empty for the bundled lid.176.ftz)")
+
+
+def _check_select_fetch(cfg: Config) -> None:
+    s, f = cfg.select, cfg.fetch
+    for key in ("crawls", "languages", "mime", "url_like"):
+        if not all(isinstance(x, str) and x for x in getattr(s, key)):
+            raise ConfigError(f"select.{key} must be a list of non-empty strings; got {getattr(s, key)!r}")
+    if not 0.0 < s.sample <= 1.0:
+        raise ConfigError(f"select.sample must be in (0, 1]; got {s.sample}")
+    _at_least("select", s, {"per_domain": 0, "max_index_files": 1})
+    _at_least("fetch", f, {"merge_gap": 0, "max_span_bytes": 1024, "task_bytes": 1024, "max_record_bytes": 1024,
+                           "concurrency": 1, "attempts": 1, "backoff_s": 0.0, "max_backoff_s": 0.0, "timeout_s": 0.1,
+                           "commit_records": 1})
+    if f.concurrency > 64:
+        raise ConfigError(f"fetch.concurrency must be at most 64 requests in flight per task; got {f.concurrency}")
+    if f.max_backoff_s > 600 or f.backoff_s > f.max_backoff_s:
+        raise ConfigError(f"fetch.backoff_s <= fetch.max_backoff_s <= 600 (a retry waits at most 600 s); "
+                          f"got {f.backoff_s} and {f.max_backoff_s}")
+    if not f.base_url:
+        raise ConfigError("fetch.base_url must name where warc_filename is found (https://data.commoncrawl.org/, s3://commoncrawl/)")
+    r = cfg.recall
+    if not all(isinstance(x, str) and x for x in r.expand_crawls):
+        raise ConfigError(f"recall.expand_crawls must be a list of crawl names; got {r.expand_crawls!r}")
+    if r.expand_per_domain < 1:
+        raise ConfigError(f"recall.expand_per_domain must be at least 1; got {r.expand_per_domain}")
+    if r.expand_crawls and not s.index:
+        raise ConfigError("recall.expand_crawls selects the accepted domains' pages from Common Crawl's index: set select.index")
 
 
 def _check_llm(cfg: Config) -> None:

@@ -26,6 +26,14 @@ class NothingIngested(IngestError):
     log_tail = False  # the message says all there is
 
 
+class SelectError(WebinstructError):
+    """A selection from Common Crawl's index cannot be made as asked."""
+
+
+class FetchError(WebinstructError):
+    """A byte-range fetch cannot start (nothing selected, a bad base URL)."""
+
+
 class LlmStageError(WebinstructError):
     """An LLM stage cannot start (model, prompt, context size, key)."""
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, Schema, write_deltalake
-from deltalake.exceptions import CommitFailedError
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import AddAction, CommitProperties, Transaction, create_table_with_add_actions
 from pyarrow import fs as pafs
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
@@ -31,6 +31,7 @@ from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 from webinstruct.jobs.core import storage
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.views import register_derived
+from webinstruct.lib.object_store import delta_options
 
 
 @dataclass
@@ -74,7 +75,8 @@ class Lake(abc.ABC):
     def __init__(self, spark, root: str, storage_options: dict | None = None):
         self.spark = spark
         self.root = root.rstrip("/")
-        self.storage_options = {str(k): str(v) for k, v in (storage_options or {}).items()}
+        self.storage_options = delta_options(storage_options, self.root)  # delta-rs's spelling of the one S3 setting
+        storage.configure(storage_options)  # pyarrow's
 
     def path(self, table: str) -> str:
         return f"{self.root}/{table}"
@@ -150,10 +152,7 @@ class DeltaRsLake(Lake):
         return storage.filesystem(self.root)
 
     def _table(self, table: str):
-        path = self.path(table)
-        if not DeltaTable.is_deltatable(path, storage_options=self.storage_options or None):
-            return None
-        return DeltaTable(path, storage_options=self.storage_options or None)
+        return _open_delta(self.path(table), self.storage_options)
 
     def exists(self, table: str) -> bool:
         return self._table(table) is not None
@@ -176,9 +175,10 @@ class DeltaRsLake(Lake):
         return self.spark.read.schema(schema).parquet(*uris)
 
     def read_path(self, path: str):
-        if not DeltaTable.is_deltatable(path, storage_options=self.storage_options or None):
+        dt = _open_delta(path, self.storage_options)
+        if dt is None:
             raise KeyError(f"no Delta table at {path}")
-        return self._read_delta(DeltaTable(path, storage_options=self.storage_options or None))
+        return self._read_delta(dt)
 
     def put_file(self, local: str, rel: str) -> str:
         filesystem, base = self._fs()
@@ -335,6 +335,15 @@ class DeltaRsLake(Lake):
                 if log.type == pafs.FileType.Directory:
                     names.append(info.base_name)
         return sorted(names)
+
+
+def _open_delta(path: str, options: dict):
+    """The Delta table at `path`, or None. Opened directly (one log listing), not through
+    `is_deltatable`, whose own listing some S3 APIs answer only when the client gives up."""
+    try:
+        return DeltaTable(path, storage_options=options or None)
+    except TableNotFoundError:
+        return None
 
 
 def _landed(dt, txn: tuple[str, int]) -> bool:

@@ -54,6 +54,11 @@ class StageScope:
         self._frames.append(df)
         return df
 
+    def release(self, df) -> None:
+        """Unpersist a frame this scope persisted before the stage ends (a loop's slice)."""
+        _quietly(df.unpersist)
+        self._frames = [f for f in self._frames if f is not df]
+
     def broadcast(self, value):
         if is_connect(self.spark):
             return value

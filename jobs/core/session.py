@@ -22,6 +22,7 @@ from pyspark.sql import SparkSession
 
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.storage import is_local
+from webinstruct.lib.object_store import S3Settings
 
 log = logging.getLogger("webinstruct.session")
 PACKAGE_PARTS = ("jobs", "lib", "udfs", "prompts", "conf")
@@ -65,6 +66,7 @@ def get_spark(cfg: Config):
     remote = remote_url(cfg)
     active = SparkSession.getActiveSession()
     if active is not None and (not remote or is_connect(active)):
+        apply_s3(active, cfg)
         return active
     if remote:
         spark = _runtime_conf(SparkSession.builder.remote(remote).appName(cfg.spark.app_name), cfg).getOrCreate()
@@ -87,7 +89,21 @@ def get_spark(cfg: Config):
         )
     spark = _runtime_conf(builder, cfg).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    apply_s3(spark, cfg)
     return spark
+
+
+def apply_s3(spark, cfg: Config) -> dict:
+    """The lake's S3 endpoint and region for Spark's own S3A connector too (fs.s3a.*), so one
+    setting (lake.storage_options) reaches delta-rs, pyarrow and Spark. A Connect server
+    keeps its own settings. Returns what was set."""
+    if is_connect(spark):
+        return {}
+    conf = S3Settings.from_options(cfg.lake.storage_options).hadoop_conf()
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    for key, value in conf.items():
+        hadoop.set(key, value)
+    return conf
 
 
 def _runtime_conf(builder, cfg: Config):

@@ -3,8 +3,9 @@ pyarrow's filesystems, never through the JVM: the same code works in a classic s
 Spark Connect session and on a cluster.
 
 Locations: local folders (and file://), dbfs:/ through the /dbfs mount Databricks gives
-the driver, and what pyarrow reaches itself (s3://, gs://, abfs://, hdfs://) with the
-environment's credentials.
+the driver, and what pyarrow reaches itself (s3:// and s3a://, gs://, abfs://, hdfs://)
+with the environment's credentials; S3 with the endpoint and region of the lake's
+`storage_options` (`configure`, called when the lake is opened; lib/object_store.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,17 @@ import uuid
 
 from pyarrow import fs as pafs
 
+from webinstruct.lib import object_store
+from webinstruct.lib.object_store import S3Settings
+
+_S3 = {"settings": S3Settings()}
+
+
+def configure(storage_options: dict | None) -> S3Settings:
+    """Use these S3 settings (lake.storage_options) for s3:// and s3a:// locations."""
+    _S3["settings"] = S3Settings.from_options(storage_options)
+    return _S3["settings"]
+
 
 def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     """(filesystem, path inside it) for a folder or file location."""
@@ -24,7 +36,7 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
         return pafs.LocalFileSystem(), uri[len("file://"):]
     if "://" not in uri:
         return pafs.LocalFileSystem(), os.path.abspath(uri)
-    return pafs.FileSystem.from_uri(uri)
+    return object_store.filesystem(uri, _S3["settings"])
 
 
 def is_local(uri: str) -> bool:
@@ -108,5 +120,5 @@ def _normal(uri: str) -> str:
         uri = uri[len("file://"):]
     if "://" not in uri:
         return os.path.realpath(uri)
-    scheme, rest = uri.split("://", 1)
+    scheme, rest = object_store.normalize(uri).split("://", 1)
     return f"{scheme}://{posixpath.normpath(rest)}"

@@ -87,6 +87,80 @@ INGEST_OUTPUT = T.StructType(
     + [T.StructField("report", T.StructType([T.StructField(n, t) for n, t in FILE_REPORT_FIELDS]))]
 )
 
+# Common Crawl's columnar URL index, the columns select reads (cc-index/table/cc-main/warc/,
+# partitioned by crawl= and subset=), as the index stores them.
+CC_INDEX_COLUMNS = [
+    ("url", T.StringType()),
+    ("url_host_name", T.StringType()),
+    ("url_host_registered_domain", T.StringType()),
+    ("url_path", T.StringType()),
+    ("fetch_status", T.ShortType()),
+    ("content_digest", T.StringType()),
+    ("content_mime_detected", T.StringType()),
+    ("content_languages", T.StringType()),  # ISO 639-3, comma-separated, most likely first
+    ("warc_filename", T.StringType()),  # relative to the crawl's base URL
+    ("warc_record_offset", T.IntegerType()),
+    ("warc_record_length", T.IntegerType()),
+    ("warc_segment", T.StringType()),
+]
+
+# One row per WARC record to fetch, with why it was chosen.
+SELECTION = T.StructType(
+    [
+        T.StructField("warc_filename", T.StringType()),
+        T.StructField("warc_record_offset", T.LongType()),
+        T.StructField("warc_record_length", T.LongType()),
+        T.StructField("url", T.StringType()),
+        T.StructField("host", T.StringType()),
+        T.StructField("domain", T.StringType()),  # url_host_registered_domain
+        T.StructField("crawl", T.StringType()),
+        T.StructField("content_digest", T.StringType()),
+        T.StructField("content_mime_detected", T.StringType()),
+        T.StructField("content_languages", T.StringType()),
+        T.StructField("reason", T.StringType()),  # domains | domains_file | accepted_domains | filter
+        T.StructField("round", T.IntegerType()),  # recall round whose verdicts chose the domain (else null)
+        T.StructField("select_key", T.StringType()),  # the filters, hashed: what one `select` asked for
+        T.StructField("run_id", T.StringType()),
+        T.StructField("selected_at", T.TimestampType()),
+    ]
+)
+
+# One row per selected record a fetch run settled: ok (a document), dropped (a filter
+# said no: not_200, language, too_short, ...), duplicate (the same URL and digest fetched
+# from another crawl), failed (the range could not be read or parsed; retried next run).
+FETCHES = T.StructType(
+    [
+        T.StructField("warc_filename", T.StringType()),
+        T.StructField("warc_record_offset", T.LongType()),
+        T.StructField("url", T.StringType()),
+        T.StructField("content_digest", T.StringType()),
+        T.StructField("crawl", T.StringType()),
+        T.StructField("location", T.StringType()),  # the file read, without credentials
+        T.StructField("status", T.StringType()),
+        T.StructField("reason", T.StringType()),
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("span_start", T.LongType()),  # the request that held the record
+        T.StructField("span_bytes", T.LongType()),
+        T.StructField("run_id", T.StringType()),
+        T.StructField("fetched_at", T.TimestampType()),
+    ]
+)
+
+# What a fetch task streams out: document rows (as ingest's), one row per selected record
+# it settled, and one row of request counters per task.
+FETCH_OUTPUT = T.StructType(
+    [T.StructField("kind", T.StringType())]  # "doc", "record" or "task"
+    + [T.StructField(n, t) for n, t in DOCUMENT_FIELDS]
+    + [T.StructField("markup", T.ArrayType(T.StructType([T.StructField(n, t) for n, t in MARKUP_PAIR_FIELDS]))),
+       T.StructField("markup_errors", T.MapType(T.StringType(), T.LongType()))]
+    + [T.StructField("record", T.StructType([
+        T.StructField("warc_filename", T.StringType()), T.StructField("warc_record_offset", T.LongType()),
+        T.StructField("status", T.StringType()), T.StructField("reason", T.StringType()),
+        T.StructField("doc_id", T.StringType()), T.StructField("span_start", T.LongType()),
+        T.StructField("span_bytes", T.LongType())])),
+       T.StructField("task", T.MapType(T.StringType(), T.LongType()))]
+)
+
 # Dedup's intermediate frames (never stored): a sketched document, a verified pair.
 DEDUP_SKETCH = T.StructType(
     [

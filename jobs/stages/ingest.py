@@ -15,42 +15,22 @@ import datetime as dt
 from collections import Counter
 
 from pyspark.sql import functions as F
-from pyspark.sql.window import Window
 
 from webinstruct.jobs.core import scope
 from webinstruct.jobs.core.config import Config
+from webinstruct.jobs.core.documents import commit_documents, ingest_options, markup_counters
 from webinstruct.jobs.core.errors import IngestError, NothingIngested
 from webinstruct.jobs.core.lake import Lake
 from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.runs import RunRecorder
 from webinstruct.jobs.core.session import runs_on_one_machine
 from webinstruct.jobs.core.storage import is_local
-from webinstruct.jobs.core.tables import DOCUMENTS, INGEST_OUTPUT, QA_MARKUP, WARC_FILES
-from webinstruct.lib.ingest.archive import DROP_REASONS, IngestOptions
+from webinstruct.jobs.core.tables import INGEST_OUTPUT, WARC_FILES
+from webinstruct.lib.ingest.archive import DROP_REASONS
 from webinstruct.lib.ingest.inputs import ListingError, expand_inputs
-from webinstruct.lib.ingest.text_extract import ExtractOptions
+from webinstruct.lib.object_store import S3Settings
 from webinstruct.lib.urls import safe_location
 from webinstruct.udfs.ingest import process_archives
-
-
-def ingest_options(cfg: Config) -> IngestOptions:
-    c = cfg.ingest
-    return IngestOptions(
-        reader=c.reader,
-        extract=ExtractOptions(extractor=c.extractor, main_content=c.main_content, comments=c.keep_comments),
-        languages=tuple(c.languages),
-        lang_threshold=c.lang_threshold,
-        lid_model=c.lid_model,
-        min_words=c.min_words,
-        max_chars=c.max_chars,
-        max_record_bytes=c.max_record_bytes,
-        max_html_bytes=c.max_html_bytes,
-        record_seconds=c.record_s,
-        archive_seconds=c.archive_s,
-        max_archive_bytes=c.max_archive_bytes,
-        markup=c.markup,
-        qa_text=c.qa_text,
-    )
 
 
 def pending_paths(lake: Lake, paths: list[str], retry_statuses: list[str]) -> tuple[list[str], int]:
@@ -74,7 +54,7 @@ def run(spark, cfg: Config, lake: Lake, inputs: list[str], sample: int | None = 
     c = cfg.ingest
     try:
         paths = expand_inputs(inputs, c.exclude, sample, c.sample_seed, c.cc_base_url, allow_absolute=c.allow_absolute,
-                              max_listing_bytes=c.max_listing_bytes)
+                              max_listing_bytes=c.max_listing_bytes, s3=S3Settings.from_options(cfg.lake.storage_options))
     except ListingError as exc:
         raise IngestError(f"{exc}\n(command line: ingest --allow-absolute; config: ingest.allow_absolute = true)") from None
     todo, skipped = pending_paths(lake, paths, c.retry_statuses)
@@ -88,24 +68,8 @@ def run(spark, cfg: Config, lake: Lake, inputs: list[str], sample: int | None = 
     started = dt.datetime.now(dt.timezone.utc)
     fn = process_archives(todo, ingest_options(cfg), INGEST_OUTPUT, c.batch_rows, c.lost_attempts_limit)
     out = scope.current().persist(spark.range(0, len(todo), 1, numPartitions=len(todo)).mapInArrow(fn, INGEST_OUTPUT))
-    docs = out.where(F.col("kind") == "doc").drop("kind", "report")
-    # One row per doc_id within the batch (the same page can sit in two archives),
-    # chosen by lineage so the pick is the same on every run.
-    first = Window.partitionBy("doc_id").orderBy("warc_path", "warc_offset")
-    docs = docs.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
-    if lake.exists("documents"):
-        docs = docs.join(lake.read("documents").select("doc_id"), "doc_id", "left_anti")
-    # Markup pairs commit before their documents: a run killed in between leaves the
-    # pairs, and the rerun (which reads the archive again) skips their doc_ids.
-    markup_commit = lake.append("qa_markup", _markup_rows(lake, docs, recorder.run_id, started),
-                                txn=(f"webinstruct.ingest.markup.{recorder.run_id}", 0))
-    counters.update(_markup_counters(out))
-    docs = docs.select(
-        *[F.col(f.name).cast(f.dataType) for f in DOCUMENTS.fields if f.name not in ("run_id", "ingested_at")],
-        F.lit(recorder.run_id).alias("run_id"),
-        F.lit(started).cast("timestamp").alias("ingested_at"),
-    )
-    commit = lake.append("documents", docs, txn=(f"webinstruct.ingest.{recorder.run_id}", 0))
+    markup_written, commit = commit_documents(lake, out, f"webinstruct.ingest.{recorder.run_id}", 0, recorder.run_id, started)
+    counters.update(markup_counters(out))
     reports = [r["report"].asDict() for r in out.where(F.col("kind") == "file").select("report").collect()]
 
     finished = dt.datetime.now(dt.timezone.utc)
@@ -125,13 +89,13 @@ def run(spark, cfg: Config, lake: Lake, inputs: list[str], sample: int | None = 
         for reason, n in (r["drops"] or {}).items():
             counters[f"drop_{reason}"] += n
     counters["documents_written"] = commit.rows
-    counters["markup_pairs_written"] = markup_commit.rows
+    counters["markup_pairs_written"] = markup_written
     counters["documents_version"] = commit.version or 0
     recorder.finish("ok", counters)
     failures = [(r["path"], r["error"] or "") for r in reports if r["status"] == "failed"]
     if failures and len(failures) == len(reports) and not skipped:  # not one listed archive read, now or before
         raise NothingIngested(f"no archive could be read ({len(failures)} failed; recorded in warc_files):\n"
-                          + "\n".join(failure_lines(failures)))
+                              + "\n".join(failure_lines(failures)))
     return {**counters, FAILURES: failures}
 
 
@@ -145,28 +109,6 @@ def failure_lines(failures: list[tuple[str, str]], shown: int = SHOWN_FAILURES) 
     if len(failures) > shown:
         lines.append(f"  ... and {len(failures) - shown} more (webinstruct sql \"SELECT path, error FROM warc_files WHERE status = 'failed'\")")
     return lines
-
-
-def _markup_rows(lake: Lake, docs, run_id: str, started):
-    """One qa_markup row per (document, answer) of the new documents not already there."""
-    rows = docs.select("doc_id", "url", "warc_path", "warc_offset", "warc_record_id",
-                       F.explode("markup").alias("m")).select("*", "m.*").drop("m")
-    if lake.exists("qa_markup"):
-        rows = rows.join(lake.read("qa_markup").select("doc_id").distinct(), "doc_id", "left_anti")
-    stamped = rows.withColumn("run_id", F.lit(run_id)).withColumn("ingested_at", F.lit(started).cast("timestamp"))
-    return stamped.select(*[F.col(f.name).cast(f.dataType) for f in QA_MARKUP.fields])
-
-
-def _markup_counters(out) -> Counter:
-    """Pages with markup pairs, their pairs, and malformed markup by kind, in this batch."""
-    docs = out.where(F.col("kind") == "doc")
-    sizes = docs.select(F.size("markup").alias("n")).agg(
-        F.sum(F.when(F.col("n") > 0, 1).otherwise(0)).alias("pages"), F.sum("n").alias("pairs")).first()
-    counters = Counter(markup_pages=sizes["pages"] or 0, markup_pairs=sizes["pairs"] or 0)
-    errors = docs.select(F.explode("markup_errors").alias("kind", "n")).groupBy("kind").agg(F.sum("n").alias("n")).collect()
-    for row in errors:
-        counters[f"markup_error_{row['kind']}"] = row["n"]
-    return counters
 
 
 _OUTCOME = ("status", "error", "records", "responses", "html", "kept", "drops")

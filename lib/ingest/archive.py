@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import re
 import signal
@@ -30,6 +31,7 @@ from webinstruct.lib.ingest.qa_text import qa_main_text
 from webinstruct.lib.ingest.stream import open_binary
 from webinstruct.lib.ingest.text_extract import ExtractOptions, extract_text
 from webinstruct.lib.ingest.warc_records import ArchiveInfo, NotAnArchive, iter_records
+from webinstruct.lib.object_store import S3Settings
 from webinstruct.lib.qa.markup import extract_qa_markup
 from webinstruct.lib.urls import host_of, registered_domain
 
@@ -69,6 +71,7 @@ class IngestOptions:
     max_archive_bytes: int = 64 << 30  # decompressed bytes per gzip archive (a gzip bomb ends partial)
     markup: bool = True  # read schema.org QAPage / FAQPage / Question pairs (lib.qa.markup)
     qa_text: bool = True  # Q&A and forum pages: posts only (lib.ingest.qa_text), else the extractor
+    s3: S3Settings = S3Settings()  # endpoint and region of s3:// archives (no keys)
 
 
 @dataclass
@@ -85,6 +88,14 @@ class FileReport:
     kept: int = 0
     drops: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    # Set to {} to learn each record's fate by offset: "kept" or its drop reason (byte-range
+    # fetch reports every selected record; whole-file ingest leaves it None and keeps counts).
+    outcomes: dict | None = None
+
+    def drop(self, reason: str, offset: int | None = None) -> None:
+        self.drops[reason] += 1
+        if self.outcomes is not None and offset is not None:
+            self.outcomes[offset] = reason
 
 
 class RecordTimeout(BaseException):
@@ -195,7 +206,8 @@ class ArchiveProcessor:
         self._languages = set(options.languages)
 
     def process(
-        self, path: str, report: FileReport, opener: Callable[[str], object] = open_binary
+        self, path: str, report: FileReport, opener: Callable[[str], object] | None = None,
+        base_offset: int = 0, only: set[int] | None = None,
     ) -> Iterator[dict]:
         """Yield one dict per kept document; fill `report` as records are read.
 
@@ -203,9 +215,14 @@ class ArchiveProcessor:
         records were read) or failed (nothing could be opened), and keeps what came before.
         A record over `record_seconds` is dropped (`record_timeout`); an archive over
         `archive_seconds` stops there and is partial.
+
+        A byte range of a file is read the same way: `base_offset` is where the range starts
+        in the file (offsets in the documents are the file's), and `only` the record offsets
+        wanted from it (a merged range also holds records nobody selected).
         """
         start = time.perf_counter()
         opts = self.options
+        opener = opener or functools.partial(open_binary, s3=opts.s3)
         info = ArchiveInfo()
         crawl_from_path = _CRAWL_RE.search(path)
         crawl = crawl_from_path.group(0) if crawl_from_path else None
@@ -217,11 +234,16 @@ class ArchiveProcessor:
                     rec = next(records, None)
                     if rec is None:
                         break
+                    rec.offset += base_offset
+                    if only is not None and rec.offset not in only:
+                        continue
                     doc = self._record(rec, report)
                 if doc is not None:
                     doc["warc_path"] = report.path  # the caller may strip credentials from it
                     doc["crawl"] = info.crawl or crawl
                     report.kept += 1
+                    if report.outcomes is not None:
+                        report.outcomes[rec.offset] = "kept"
                     yield doc
         except (FileNotFoundError, PermissionError) as exc:
             report.status, report.error = "failed", f"unreadable on host {socket.gethostname()}: {exc}"
@@ -258,9 +280,11 @@ class ArchiveProcessor:
         """Count one record and turn a response into a document, within `record_seconds`."""
         report.records += 1
         if rec.rec_type == "revisit":
-            report.drops["revisit"] += 1
+            report.drop("revisit", rec.offset)
             return None
         if rec.rec_type != "response":
+            if report.outcomes is not None:
+                report.outcomes[rec.offset] = "not_response"
             return None
         report.responses += 1
         budget = Budget(self.options.record_seconds, RecordTimeout, "record time budget exhausted")
@@ -268,28 +292,28 @@ class ArchiveProcessor:
             with budget.running():
                 return self._document(rec, report, budget)
         except RecordTimeout:
-            report.drops["record_timeout"] += 1
+            report.drop("record_timeout", rec.offset)
         except Exception:  # one bad record never stops the file
-            report.drops["corrupt_record"] += 1
+            report.drop("corrupt_record", rec.offset)
         return None
 
     def _document(self, rec, report: FileReport, budget: Budget) -> dict | None:
         opts = self.options
         if rec.oversized:
-            report.drops["oversized"] += 1
+            report.drop("oversized", rec.offset)
             return None
         resp = parse_http_response(rec.block)
         if resp.status != 200:
-            report.drops["not_200"] += 1
+            report.drop("not_200", rec.offset)
             return None
         if not resp.is_html:
-            report.drops["not_html"] += 1
+            report.drop("not_html", rec.offset)
             return None
         report.html += 1
         try:
             body = decode_body(resp, opts.max_html_bytes)
         except PayloadDecodeError:
-            report.drops["decode_error"] += 1
+            report.drop("decode_error", rec.offset)
             return None
         budget.check()  # between steps: what bounds the record where no alarm can (worker threads)
         html, charset, charset_source = decode_html(body, resp.charset)
@@ -302,21 +326,21 @@ class ArchiveProcessor:
         title, text = qa if qa else extract_text(html, rec.target_uri, opts.extract)
         budget.check()
         if not text:
-            report.drops["no_text"] += 1
+            report.drop("no_text", rec.offset)
             return None
         words = len(text.split())
         if words < opts.min_words:
-            report.drops["too_short"] += 1
+            report.drop("too_short", rec.offset)
             return None
         if len(text) > opts.max_chars:
-            report.drops["too_long"] += 1
+            report.drop("too_long", rec.offset)
             return None
         lang, lang_score = ("", 0.0)
         if self.langid is not None:
             lang, lang_score = self.langid.predict(text)
             budget.check()
             if lang not in self._languages or lang_score < opts.lang_threshold:
-                report.drops["language"] += 1
+                report.drop("language", rec.offset)
                 return None
         digest = text_hash(text)
         host = host_of(rec.target_uri)

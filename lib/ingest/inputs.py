@@ -30,7 +30,9 @@ from urllib.parse import unquote
 
 from pyarrow import fs
 
+from webinstruct.lib import object_store
 from webinstruct.lib.ingest.stream import GZIP_MAGIC, open_binary
+from webinstruct.lib.object_store import S3Settings
 from webinstruct.lib.urls import safe_location
 
 REMOTE_PREFIXES = ("s3://", "s3a://", "gs://", "http://", "https://")
@@ -87,8 +89,8 @@ def _gunzip_capped(data: bytes, cap: int, where: str) -> bytes:
     return out
 
 
-def _listing_text(item: str, where: str, cap: int) -> str:
-    with open_binary(item) as fh:
+def _listing_text(item: str, where: str, cap: int, s3: S3Settings | None = None) -> str:
+    with open_binary(item, s3=s3) as fh:
         data = _read_capped(fh, cap, where)
     if data.startswith(GZIP_MAGIC):
         data = _gunzip_capped(data, cap, where)
@@ -143,11 +145,12 @@ def read_listing(
     base_url: str,
     allow_absolute: bool = False,
     max_bytes: int = DEFAULT_MAX_LISTING_BYTES,
+    s3: S3Settings | None = None,
 ) -> list[str]:
     """Archive paths named by a listing, relative entries joined to base_url (module docstring
     has the rules). Lines starting with `#` are comments; a final newline is not an entry."""
     where = safe_location(item)
-    lines = _listing_text(item, where, max_bytes).split("\n")
+    lines = _listing_text(item, where, max_bytes, s3).split("\n")
     if lines[-1].strip(" \t\r") == "":
         lines.pop()
     out: list[str] = []
@@ -180,13 +183,13 @@ def _walk_local(folder: str, exclude: list[str]) -> list[str]:
     return found
 
 
-def _list_remote(pattern: str, exclude: list[str]) -> list[str]:
+def _list_remote(pattern: str, exclude: list[str], s3: S3Settings | None = None) -> list[str]:
     """Directory or glob on an object store, listed through pyarrow's filesystems."""
     scheme = pattern.split("://", 1)[0]
     wildcard = any(c in pattern for c in "*?[")
     prefix = pattern.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0] if wildcard else pattern
     base = prefix if prefix.endswith("/") or not wildcard else prefix.rsplit("/", 1)[0]
-    filesystem, inner = fs.FileSystem.from_uri(base.replace("s3a://", "s3://", 1))
+    filesystem, inner = object_store.filesystem(base, s3)
     infos = filesystem.get_file_info(fs.FileSelector(inner, recursive=True))
     out = []
     for info in infos:
@@ -207,18 +210,20 @@ def expand_inputs(
     *,
     allow_absolute: bool = False,
     max_listing_bytes: int = DEFAULT_MAX_LISTING_BYTES,
+    s3: S3Settings | None = None,
 ) -> list[str]:
-    """Sorted, de-duplicated archive paths; listings are checked as read_listing says."""
+    """Sorted, de-duplicated archive paths; listings are checked as read_listing says.
+    `s3`: the endpoint and region of s3:// locations (lib.object_store)."""
     exclude = list(exclude or [])
     paths: list[str] = []
     for item in items:
         if is_listing(item):
-            paths.extend(read_listing(item, base_url, allow_absolute, max_listing_bytes))
+            paths.extend(read_listing(item, base_url, allow_absolute, max_listing_bytes, s3))
         elif item.startswith(("http://", "https://")):
             paths.append(item)
         elif item.startswith(("s3://", "s3a://", "gs://")):
             is_file = not item.endswith("/") and not any(c in item for c in "*?[")
-            paths.extend([item] if is_file else _list_remote(item, exclude))
+            paths.extend([item] if is_file else _list_remote(item, exclude, s3))
         elif any(c in item for c in "*?["):
             paths.extend(os.path.abspath(p) for p in glob.glob(item, recursive=True) if os.path.isfile(p))
         elif os.path.isdir(item):

@@ -15,6 +15,9 @@ import urllib.request
 import zlib
 from typing import BinaryIO
 
+from webinstruct.lib import object_store
+from webinstruct.lib.object_store import S3Settings
+
 GZIP_MAGIC = b"\x1f\x8b"
 LZ4_MAGIC = b"\x04\x22\x4d\x18"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -34,16 +37,15 @@ class ArchiveTooLarge(CorruptArchive):
     """The archive decompresses to more bytes than the configured bound."""
 
 
-def open_binary(path: str, timeout: float = 60.0) -> BinaryIO:
-    """Open a local path, file://, http(s):// or s3:// URL for streaming reads."""
+def open_binary(path: str, timeout: float = 60.0, s3: S3Settings | None = None) -> BinaryIO:
+    """Open a local path, file://, http(s):// or s3:// (s3a://) URL for streaming reads;
+    `s3`: the S3 endpoint and region to use (lib.object_store)."""
     if path.startswith(("http://", "https://")):
         req = urllib.request.Request(path, headers={"User-Agent": "webinstruct-ingest"})
         return urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 - user-supplied URL is the point
     if path.startswith(("s3://", "s3a://", "gs://")):
-        from pyarrow import fs  # noqa: PLC0415 - heavy, and only object-store paths need it
-
-        filesystem, inner = fs.FileSystem.from_uri(path.replace("s3a://", "s3://", 1))
-        return filesystem.open_input_stream(inner)
+        filesystem, inner = object_store.filesystem(path, s3)
+        return filesystem.open_input_stream(inner, compression=None)  # the bytes as stored: we undo gzip ourselves
     if path.startswith("file://"):
         path = path[len("file://"):]
     return open(path, "rb")

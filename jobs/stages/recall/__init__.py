@@ -40,8 +40,12 @@ log = logging.getLogger("webinstruct.recall")
 
 
 @writes("recall")
-def run(spark, cfg: Config, lake: Lake) -> dict:
-    """Both rounds, each step incremental. Returns counters keyed by round and step."""
+def run(spark, cfg: Config, lake: Lake, expand=None) -> dict:
+    """Both rounds, each step incremental. Returns counters keyed by round and step.
+
+    `expand(spark, cfg, lake, round_no)`, when given (recall.expand_crawls), brings in the
+    pages of the domains the round-1 judge accepted (select + fetch, wired by the pipeline:
+    stages share tables, not code); they are scored, and round 2 trains on them."""
     out: dict = {}
     for round_no in range(1, cfg.recall.rounds + 1):
         model = current_model(lake, round_no)
@@ -59,14 +63,17 @@ def run(spark, cfg: Config, lake: Lake) -> dict:
         _merge(out, f"r{round_no}", domains(spark, cfg, lake, round_no))
         if round_no == 1 and cfg.recall.judge:
             _merge(out, "judge", judge(spark, cfg, lake, 1))
+            if expand is not None:
+                _merge(out, "expand", expand(spark, cfg, lake, 1))
+                _merge(out, "r1", score(spark, cfg, lake, 1))  # the new pages get round-1 scores too
     return out
 
 
-def step(spark, cfg: Config, lake: Lake, name: str, round_no: int = 1, force: bool = False) -> dict:
+def step(spark, cfg: Config, lake: Lake, name: str, round_no: int = 1, force: bool = False, expand=None) -> dict:
     """One step on its own (`webinstruct recall train|score|domains|judge`), with counters
     keyed as `run` keys them, so the same summary reads both."""
     if name == "run":
-        return run(spark, cfg, lake)
+        return run(spark, cfg, lake, expand=expand)
     if name == "train":
         return {f"r{round_no}_trained": int(train(spark, cfg, lake, round_no, force=force)["trained"])}
     steps = {"score": score, "domains": domains, "judge": judge}
@@ -104,6 +111,9 @@ def summary_rows(counters: dict, lake: Lake) -> list[tuple[str, object]]:
         rows.append(("round 2 skipped", counters["round2_skipped"]))
     if "judge_judged" in counters:
         rows.append(("domains judged (new)", counters["judge_judged"]))
+    if "expand_selected" in counters:
+        rows.append(("domain expansion: records selected / documents brought in",
+                     f"{counters['expand_selected']} / {counters.get('expand_documents_written', 0)}"))
     if lake.exists("domain_verdicts"):
         v = domain_verdicts(lake).groupBy("status", "educational").count().collect()
         rows.append(("domains accepted / rejected / unparsed (all)",
