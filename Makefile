@@ -76,6 +76,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m bench.recall
 	$(BIN)/python -m bench.llm
 	$(BIN)/python -m bench.decontam
+	$(BIN)/python -m bench.fetch
 
 clean:
 	rm -rf $(VENV) lake lake-demo .pytest_cache spark-warehouse dist build

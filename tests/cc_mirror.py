@@ -110,8 +110,9 @@ class RangeServer:
     requests per (path, range). `faults` maps a kind to how many requests get it:
     '503', 'short' (a body cut short), 'bad_range' (a wrong Content-Range), 'slow'."""
 
-    def __init__(self, root: Path, slow_s: float = 3.0):
+    def __init__(self, root: Path, slow_s: float = 3.0, rate: float = 0.0):
         self.root = root
+        self.rate = rate  # bytes per second for all clients together; 0 = unthrottled
         self.bytes: Counter = Counter()
         self.requests: Counter = Counter()
         self.faults: Counter = Counter()
@@ -169,7 +170,7 @@ class RangeServer:
                     time.sleep(server.slow_s)
                 sent = body[: len(body) // 2] if fault == "short" else body
                 try:
-                    self.wfile.write(sent)
+                    server._send(self.wfile, sent)
                 except (BrokenPipeError, ConnectionResetError):
                     return
                 with server.lock:
@@ -181,6 +182,22 @@ class RangeServer:
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def _send(self, out, data: bytes) -> None:
+        """Write `data`, holding all clients together to `rate` bytes per second."""
+        if not self.rate:
+            out.write(data)
+            return
+        step = 1 << 16
+        for i in range(0, len(data), step):
+            chunk = data[i:i + step]
+            with self.lock:
+                now = time.monotonic()
+                self._due = max(getattr(self, "_due", now), now) + len(chunk) / self.rate
+                wait = self._due - now - len(chunk) / self.rate
+            if wait > 0:
+                time.sleep(wait)
+            out.write(chunk)
 
     def _take_fault(self) -> str | None:
         with self.lock:

@@ -27,6 +27,15 @@ def funnel(lake) -> list[tuple[str, int | None]]:
     else:
         rows += [("archives", None), ("WARC records", None), ("HTML pages", None)]
     rows.append(("documents (language, length)", _count(lake, "documents")))
+    if lake.exists("fetches") and lake.exists("documents"):
+        # documents a fetch run wrote: the run that settled the record is the run that wrote the page
+        ok = lake.read("fetches").where((F.col("status") == "ok") & F.col("span_start").isNotNull())
+        docs = lake.read("documents").select("doc_id", "run_id")
+        rows.append((FETCHED_ROW, docs.join(ok.select("doc_id", "run_id"), ["doc_id", "run_id"], "left_semi").count()))
+        if lake.exists("selection"):
+            chosen = lake.read("selection").where(F.col("reason") == "accepted_domains").select("warc_filename", "warc_record_offset")
+            expanded = ok.join(chosen, ["warc_filename", "warc_record_offset"], "left_semi").select("doc_id", "run_id")
+            rows.append((EXPANSION_ROW, docs.join(expanded, ["doc_id", "run_id"], "left_semi").count()))
     recalled = _count(lake, "documents_recalled") if lake.exists("recall_scores") else None
     rows.append(("recalled", recalled))
     rows.append(("kept after dedup", _count(lake, "documents_dedup")))
@@ -52,7 +61,11 @@ def funnel(lake) -> list[tuple[str, int | None]]:
 
 
 MARKUP_ROW = "  of which stated in page markup"  # a part of the row above, not a step after it
+FETCHED_ROW = "  of which fetched by byte range"  # parts of `documents`, not steps after it
+EXPANSION_ROW = "  of which brought in by domain expansion"
+PART_ROWS = (MARKUP_ROW, FETCHED_ROW, EXPANSION_ROW)
 _UNITS = {"archives": "files", "WARC records": "records", "pairs extracted": "pairs", MARKUP_ROW: "pairs", "pairs refined": "pairs",
+          FETCHED_ROW: "parts", EXPANSION_ROW: "parts",
           "passed the quality gate": "pairs", "clean pairs (webinstruct)": "pairs"}
 
 
@@ -64,7 +77,7 @@ def funnel_table(lake) -> str:
         before, before_unit = previous
         share = f"{100.0 * n / before:.1f}%" if n is not None and before and unit == before_unit else ""
         out.append([stage, "-" if n is None else n, share])
-        if n is not None and stage != MARKUP_ROW:
+        if n is not None and stage not in PART_ROWS:
             previous = (n, unit)
     return render(["funnel", "count", "kept of previous"], out)
 

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import BENCHMARK_SUMMARY_COLUMNS, benchmark_summary
-from webinstruct.jobs.core.figures import MARKUP_ROW, funnel, models_used
+from webinstruct.jobs.core.figures import PART_ROWS, funnel, models_used
 from webinstruct.jobs.core.views import quality_current
 from webinstruct.lib.report import plots
 from webinstruct.lib.report.page import Link, Page, figure, note, table
@@ -31,6 +31,7 @@ def figures(lake, cfg: Config) -> dict:
         "runs": _runs(lake),
         "recall": _recall(lake, cfg),
         "domains": _domains(lake),
+        "fetches": _fetches(lake),
         "dedup_cluster_sizes": _cluster_sizes(lake),
         "contamination": {"columns": BENCHMARK_SUMMARY_COLUMNS, "rows": benchmark_summary(lake, cfg)},
         "gate": _gate(lake, cfg),
@@ -82,6 +83,25 @@ def _domains(lake) -> dict:
              r["verdict"] or "", (r["reason"] or "")[:160]]
             for r in d.orderBy(F.desc("documents"), "domain").limit(TOP_DOMAINS).collect()]
     return {"verdicts": verdicts, "rows": rows, "total": d.count()}
+
+
+def _fetches(lake) -> list[list]:
+    """Per selection run: reason, round, crawls, records, and their fetch outcomes."""
+    if not lake.exists("selection"):
+        return []
+    sel = lake.read("selection")
+    if lake.exists("fetches"):
+        outcome = lake.read("fetches").select("warc_filename", "warc_record_offset", "status", "doc_id")
+        sel = sel.join(outcome, ["warc_filename", "warc_record_offset"], "left")
+    else:
+        sel = sel.withColumn("status", F.lit(None).cast("string")).withColumn("doc_id", F.lit(None).cast("string"))
+    rows = sel.groupBy("run_id", "reason", "round").agg(
+        F.concat_ws(", ", F.sort_array(F.collect_set("crawl"))).alias("crawls"), F.count("*").alias("records"),
+        F.sum((F.col("status") == "ok").cast("int")).alias("ok"), F.countDistinct("doc_id").alias("documents"),
+        F.sum((F.col("status") == "dropped").cast("int")).alias("dropped"),
+        F.sum((F.col("status") == "failed").cast("int")).alias("failed")).orderBy("run_id").limit(200).collect()
+    return [[r["run_id"], r["reason"], r["round"], r["crawls"], int(r["records"]), int(r["ok"] or 0), int(r["documents"]),
+             int(r["dropped"] or 0), int(r["failed"] or 0)] for r in rows]
 
 
 def _cluster_sizes(lake) -> dict[str, int]:
@@ -136,6 +156,7 @@ def render(data: dict, root: str) -> str:
     _stages(page, data)
     _recall_section(page, data)
     _domain_section(page, data)
+    _fetch_section(page, data)
     _dedup_section(page, data)
     _contamination_section(page, data)
     _gate_section(page, data)
@@ -146,7 +167,7 @@ def render(data: dict, root: str) -> str:
 
 
 def _funnel(page: Page, data: dict) -> None:
-    steps = [(s, n) for s, n in data["funnel"] if n is not None and s != MARKUP_ROW]
+    steps = [(s, n) for s, n in data["funnel"] if n is not None and s not in PART_ROWS]
     page.section("funnel", "Funnel: from WARC records to published pairs",
                  figure(plots.hbar(steps, "units left after each step (log scale)", log=True)) if steps else "",
                  table(["step", "count"], [[s, n] for s, n in data["funnel"]]))
@@ -199,6 +220,22 @@ def _domain_section(page: Page, data: dict) -> None:
     if d.get("total", 0) > len(d["rows"]):
         parts.append(note(f"the {len(d['rows'])} largest of {d['total']} domains"))
     page.section("domains", "Domains and the judge's verdicts", *parts)
+
+
+def _fetch_section(page: Page, data: dict) -> None:
+    rows = data["fetches"]
+    if not rows:
+        page.section("fetch", "Selections and byte-range fetches", note("nothing selected from Common Crawl's index yet"))
+        return
+    expansion = [r for r in rows if r[1] == "accepted_domains"]
+    parts = [note("each selection from the index, why its records were chosen, and what fetching them gave; "
+                  "accepted_domains rows are recall's domain expansion (MAmmoTH2's loop)")]
+    if expansion:
+        parts.append(figure(plots.hbar([(f"round {r[2]} · {r[0]}", r[6]) for r in expansion],
+                                       "documents each domain expansion brought in")))
+    parts.append(table(["selection run", "reason", "round", "crawls", "records", "fetched ok", "documents", "dropped", "failed"],
+                       rows, numeric={4, 5, 6, 7, 8}))
+    page.section("fetch", "Selections and byte-range fetches", *parts)
 
 
 def _dedup_section(page: Page, data: dict) -> None:

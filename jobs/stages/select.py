@@ -36,6 +36,7 @@ from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.runs import RunRecorder
 from webinstruct.jobs.core.session import parallelism
 from webinstruct.jobs.core.tables import CC_INDEX_COLUMNS, SELECTION
+from webinstruct.jobs.core.views import domain_verdicts
 from webinstruct.lib.ingest.cc_index import TABLE, IndexReadError, index_files, language_codes
 from webinstruct.lib.ingest.range_reader import ReadOptions, probe_size
 from webinstruct.lib.object_store import S3Settings
@@ -127,11 +128,11 @@ def _domains(spark, lake: Lake, request: Request) -> list[str] | None:
     """The registered domains asked for (lower case), or None for no domain filter. Collected
     on the driver: a list or file the user gave, or a round's accepted domains."""
     if request.accepted_round is not None:
-        if not lake.exists("domains"):
-            raise SelectError(f"--accepted-domains {request.accepted_round}: no table 'domains' in lake {lake.root} "
-                              "(run recall first)")
-        rows = (lake.read("domains").where((F.col("round") == request.accepted_round) & (F.col("verdict") == "educational"))
-                .select("domain").distinct().collect())
+        if not lake.exists("domain_verdicts"):
+            raise SelectError(f"--accepted-domains {request.accepted_round}: no table 'domain_verdicts' in lake {lake.root} "
+                              "(run recall's judge first)")
+        latest = domain_verdicts(lake).where((F.col("round") == request.accepted_round) & (F.col("status") == "ok"))
+        rows = latest.where(F.col("educational")).select("domain").distinct().collect()
         return sorted({r["domain"].lower() for r in rows if r["domain"]})
     if request.domains_file:
         with open(request.domains_file, "rb") as fh:

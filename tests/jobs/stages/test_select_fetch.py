@@ -5,6 +5,8 @@ by a server that honours Range, counts what it sends and can misbehave on reques
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pyspark.sql import functions as F
 
@@ -59,27 +61,34 @@ def test_fetched_documents_equal_whole_file_ingest(spark, make_config, tmp_path,
     assert {r["crawl"] for r in lake.read("documents").collect()} == {CRAWL}  # the index's crawl
 
 
-def test_a_two_percent_sample_transfers_about_two_percent_of_the_bytes(spark, make_config, tmp_path, mirror):
-    """The index read over HTTP by pyarrow (column chunks by range), 2% of the records
-    selected, and only their bytes fetched: counted at the server."""
+def test_a_two_percent_sample_transfers_about_two_percent_of_the_bytes(spark, make_config, tmp_path, mirror, capsys):
+    """Through the CLI: the index read over HTTP by pyarrow (column chunks by range), 2% of
+    the records selected, and only their bytes fetched: counted at the server."""
+    from webinstruct.jobs.cli import main
+
     server = mirror["server"]
-    server.reset()
-    cfg, lake = _lake(spark, make_config, tmp_path, mirror, "fetch.merge_gap=0")
-    request = select.request_from(cfg, index=server.url, crawls=[CRAWL], sample=0.02, seed=7)
-    picked = select.run(spark, cfg, lake, request)
+    lake_dir = str(tmp_path / "lake")
+    sets = [x for o in [*FAST, f"fetch.base_url={server.url}", "fetch.merge_gap=0"] for x in ("--set", o)]
+    assert main(["--lake", lake_dir, *sets, "select", "--index", server.url, "--crawl", CRAWL, "--sample", "0.02", "--seed", "7"]) == 0
+    shown = capsys.readouterr().out
+    _, lake = _lake(spark, make_config, tmp_path, mirror)  # the same lake, read directly
     chosen = lake.read("selection").collect()
     total = len(mirror["rows"][CRAWL])
-    assert 0.01 * total <= len(chosen) <= 0.04 * total and picked["records_selected"] == len(chosen)
-    server.reset()
-    counters = fetch.run(spark, cfg, lake)
-    archives = sum(p.stat().st_size for p in mirror["root"].rglob("*.warc.gz") if CRAWL in str(p))
+    assert 0.01 * total <= len(chosen) <= 0.04 * total
     touched = sum((mirror["root"] / name).stat().st_size for name in {r["warc_filename"] for r in chosen})
     selected = sum(r["warc_record_length"] for r in chosen)
+    assert re.search(rf"\| records selected \(new\)\s+\| {len(chosen)}\s+\|", shown), shown
+    assert f"{selected / 1e6:,.1f} MB" in shown and f"{touched / 1e6:,.1f} MB (fetch reads {selected / touched:.2%} of it)" in shown
+    server.reset()
+    assert main(["--lake", lake_dir, *sets, "fetch"]) == 0
+    shown = capsys.readouterr().out
+    archives = sum(p.stat().st_size for p in mirror["root"].rglob("*.warc.gz") if CRAWL in str(p))
     sent = server.warc_bytes()
-    assert sent == selected == counters["bytes"]  # merge_gap = 0: exactly the selected records
+    assert sent == selected  # merge_gap = 0: exactly the selected records
     assert sent / archives < 0.05  # a few percent of the archives' bytes, not the archives
-    assert picked["bytes_to_fetch"] == selected and picked["whole_file_bytes"] == touched
-    assert _settled(counters) == len(chosen) and counters["documents_written"] <= counters["ok"]
+    assert f"{sent / 1e6:,.2f} / {selected / 1e6:,.2f} MB" in shown
+    settled = lake.read("fetches").groupBy("status").count().collect()
+    assert sum(r["count"] for r in settled if r["status"] in ("ok", "dropped", "duplicate")) == len(chosen)
 
 
 def test_a_domain_selection_reads_few_row_groups_and_matches_what_spark_selects(spark, make_config, tmp_path, mirror):
@@ -208,6 +217,50 @@ def test_select_refuses_what_it_cannot_do_and_names_it(spark, make_config, tmp_p
         select.run(spark, cfg, lake, select.request_from(cfg, index=str(mirror["root"])))
     with pytest.raises(SelectError, match="no index listing for crawl CC-MAIN-1999-01 at http"):
         select.run(spark, cfg, lake, select.request_from(cfg, index=mirror["server"].url, crawls=["CC-MAIN-1999-01"]))
-    with pytest.raises(SelectError, match="no table 'domains'"):
+    with pytest.raises(SelectError, match="no table 'domain_verdicts'"):
         select.run(spark, cfg, lake, select.request_from(cfg, index=str(mirror["root"]), crawls=[CRAWL], accepted_round=1))
     assert not lake.exists("selection")
+
+
+def test_domain_expansion_brings_an_accepted_domains_unseen_pages_into_round_two(spark, make_config, tmp_path, mirror):
+    """MAmmoTH2's loop: a domain the round-1 judge accepted (here a verdict written by hand,
+    as a curator would) has one page in the lake and more in the crawl's index; `recall
+    run` with recall.expand_crawls selects them, fetches them, scores them, and round 2
+    trains on them and scores them."""
+    import datetime as dt
+
+    from tests.jobs.stages.test_recall import seed_overrides
+    from webinstruct.jobs import pipeline
+    from webinstruct.jobs.core.figures import EXPANSION_ROW, funnel
+    from webinstruct.jobs.core.tables import DOMAIN_VERDICTS
+    from webinstruct.jobs.stages import recall
+
+    settings = ["recall.dim=32", "recall.bucket=20000", "recall.epoch=5", "recall.negatives_from_documents=20",
+                "recall.min_docs=1000", f"recall.expand_crawls=['{CRAWL}']", "recall.expand_per_domain=50",
+                f"select.index={mirror['root']}", "recall.threshold=0.5"]
+    cfg, lake = _lake(spark, make_config, tmp_path, mirror, *settings, *seed_overrides())
+    ingest.run(spark, cfg, lake, [mirror["server"].url + r for r in sorted({x["warc_filename"] for x in mirror["rows"][CRAWL]})
+                                  if r.endswith(tuple(SMALL))])
+    docs = lake.read("documents")
+    whole = {r["doc_id"] for r in docs.where("domain = 'allenai.org'").collect()}
+    assert len(whole) >= 2
+    first = docs.where("domain = 'allenai.org'").orderBy("doc_id").limit(1)
+    lake.replace("documents", docs.where("domain <> 'allenai.org'").unionByName(first))  # one page of it seen so far
+    before = {r["doc_id"] for r in lake.read("documents").collect()}
+    verdict = {f.name: None for f in DOMAIN_VERDICTS.fields} | {
+        "domain": "allenai.org", "round": 1, "status": "ok", "educational": True, "reason": "curated", "samples": 0,
+        "model": "curator", "prompt_version": "manual", "run_id": "99999999T999999Z-curator", "judged_at": dt.datetime.now(dt.timezone.utc)}
+    lake.append("domain_verdicts", spark.createDataFrame([verdict], DOMAIN_VERDICTS))
+    counters = recall.run(spark, cfg, lake, expand=pipeline.expand_domains)
+    allenai = {r["doc_id"] for r in lake.read("documents").where("domain = 'allenai.org'").collect()}
+    brought = allenai - before
+    assert allenai == whole and len(brought) == len(whole) - 1 == counters["expand_documents_written"]
+    chosen = lake.read("selection").collect()
+    assert {r["domain"] for r in chosen} == {"allenai.org"} and {(r["reason"], r["round"]) for r in chosen} == {("accepted_domains", 1)}
+    r2 = recall.rounds.current_model(lake, 2)
+    scored = {r["doc_id"] for r in lake.read("recall_scores").where(f"round = 2 AND model_id = '{r2['model_id']}'").collect()}
+    assert brought <= scored  # the new pages are scored in round 2 ...
+    import json
+
+    assert json.loads(r2["sources"])["positives"]["accepted domains"] == len(whole)  # ... which trained on them
+    assert dict(funnel(lake))[EXPANSION_ROW] == len(brought)
