@@ -7,7 +7,7 @@ LAKE   ?= lake-demo
 DIST   ?= dist
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 
-.PHONY: demo test test-cluster check dist bench install clean
+.PHONY: demo test test-cluster check dist bench bench-scale install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,14 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m bench.llm
 	$(BIN)/python -m bench.decontam
 	$(BIN)/python -m bench.fetch
+
+# Cost curves: every stage at 1x, 4x and 16x SCALE_BASE pages (archives written from the
+# real pages of ../shared/data), table and plots under build/scale. 16x of 10,000 pages
+# takes about an hour on 2 cores; SCALE_BASE=2000 about ten minutes.
+SCALE_BASE ?= 10000
+SCALE_SIZES ?= 1,4,16
+bench-scale: $(VENV)/.bench
+	$(BIN)/python -m bench.scale --base $(SCALE_BASE) --sizes $(SCALE_SIZES)
 
 clean:
 	rm -rf $(VENV) lake lake-demo .pytest_cache spark-warehouse dist build

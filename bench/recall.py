@@ -117,12 +117,14 @@ def main() -> int:
         # udf: the same texts through the pandas UDF into a no-op sink
         from pyspark.sql import functions as F
 
-        from webinstruct.udfs.recall import score_udf, ship_model
+        from webinstruct.jobs.core.session import ship_file
+        from webinstruct.udfs.recall import page_head, score_udf
 
-        udf = score_udf(ship_model(spark, model["path"]), model["path"], cfg.recall.max_words)
-        docs.select(udf("text").alias("s")).agg(F.sum("s")).collect()  # warm-up: workers load the model
+        udf = score_udf(ship_file(spark, model["path"], lambda local: False), model["path"], cfg.recall.max_words)
+        head = page_head("text", cfg.recall.max_words)
+        docs.select(udf(head).alias("s")).agg(F.sum("s")).collect()  # warm-up: workers load the model
         start = time.perf_counter()
-        total = docs.select(udf("text").alias("s")).agg(F.sum("s")).collect()[0][0]
+        total = docs.select(udf(head).alias("s")).agg(F.sum("s")).collect()[0][0]
         udf_s = time.perf_counter() - start
 
         # stage: the recall score job end to end (workers already warm)

@@ -59,13 +59,13 @@ def run(spark, cfg: Config, lake, workdir: str, report: str | None = None) -> in
     print(f"sample archive: {archive}")
     cfg = with_demo_benchmark(with_demo_seeds(cfg, work / "seeds"), work / "benchmark")
     out = cfg.export.out or str(work / "export")
-    pipeline.run(spark, cfg, lake, [str(archive)], out=out, messages=True)
+    steps = pipeline.run(spark, cfg, lake, [str(archive)], out=out, messages=True)
     print(f"\nlake {lake.root}:")
     print(tables_text(lake))
     for query in (RECALL_QUERY, DEMO_QUERY, CONTAMINATION_QUERY, PAIRS_QUERY, PUBLISHED_QUERY):
         print(f"\nwebinstruct sql \"{' '.join(query.split())}\"")
         print(run_sql(lake, query))
-    path = write_report(lake, cfg, report or str(work / "report.html"))
+    path = write_report(lake, cfg, report or str(work / "report.html"), steps)
     print(f"\nreport: {path} (open it in a browser; it needs no network)")
     return 0
 

@@ -170,10 +170,11 @@ def run(spark, cfg: Config, lake, inputs: list[str], *, sample: int | None = Non
                 print_benchmarks(lake, cfg)
         if after_step is not None:
             after_step(s.name)
+    steps_seen = funnel(lake)
     print(f"\nfunnel (lake {lake.root})")
-    print(funnel_table(lake))
+    print(funnel_table(lake, steps_seen))
     leftovers = gc.collect(lake, cfg, apply=False).totals()
     if leftovers:
         n, size = sum(v[0] for v in leftovers.values()), sum(v[1] for v in leftovers.values())
         print(f"\n{n} leftover file(s) or folder(s) of earlier runs ({size / 1e6:.1f} MB) can be reclaimed: webinstruct gc")
-    return funnel(lake)
+    return steps_seen

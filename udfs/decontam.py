@@ -28,20 +28,35 @@ def ngram_map(payload, fields: list[str], limit: int = 20):
     def run(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         index = _value(payload)
         for frame in frames:
-            rows = []
-            for rec in frame.to_dict("records"):
-                unit = {"unit_id": rec["unit_id"], "doc_id": rec["doc_id"], "qa_id": rec.get("qa_id"), "refiner": rec.get("refiner")}
+            # column lists, not a dict per row: most units have no hit and cost one match each
+            n = len(frame)
+            none = [None] * n
+            units = list(zip(frame["unit_id"].tolist(), frame["doc_id"].tolist(),
+                             frame["qa_id"].tolist() if "qa_id" in frame else none,
+                             frame["refiner"].tolist() if "refiner" in frame else none))
+            texts = [frame[f].tolist() if f in frame else none for f in fields]
+            out = {c: [] for c in HIT_COLUMNS}
+            for i, unit in enumerate(units):
                 found = False
-                for f in fields:
-                    for hit in index.match(rec.get(f), limit):
-                        rows.append({**unit, "field": f, "benchmark": hit.benchmark, "item_id": hit.item_id,
-                                     "score": None, "evidence": hit.ngram})
+                for f, column in zip(fields, texts):
+                    for hit in index.match(column[i], limit):
+                        _hit_row(out, unit, f, hit.benchmark, hit.item_id, hit.ngram)
                         found = True
                 if not found:
-                    rows.append({**unit, "field": None, "benchmark": None, "item_id": None, "score": None, "evidence": None})
-            yield pd.DataFrame.from_records(rows, columns=HIT_COLUMNS)
+                    _hit_row(out, unit, None, None, None, None)
+            yield pd.DataFrame(out, columns=HIT_COLUMNS)
 
     return run
+
+
+def _hit_row(out: dict, unit: tuple, field, benchmark, item_id, evidence) -> None:
+    for c, v in zip(("unit_id", "doc_id", "qa_id", "refiner"), unit):
+        out[c].append(v)
+    out["field"].append(field)
+    out["benchmark"].append(benchmark)
+    out["item_id"].append(item_id)
+    out["score"].append(None)
+    out["evidence"].append(evidence)
 
 
 def embed_map(payload, model: str, device: str, threads: int, batch: int, k: int, min_score: float):

@@ -264,13 +264,14 @@ class RecallSection:
     threshold: float = 0.5  # score at or above which a document is recalled
     max_words: int = 512  # tokens of a page's head the classifier reads (lib/recall/text.py)
     # fastText supervised: MAmmoTH2's settings (dim 256, 3 epochs, lr 0.1, word bigrams).
-    # bucket: hashed n-gram rows (fastText's default); the model file is about
-    # (bucket + vocabulary) x dim x 4 bytes.
+    # bucket: hashed n-gram rows; the model file, and the memory of every Python worker that
+    # scores, is about (bucket + vocabulary) x dim x 4 bytes: 200K ~ 0.25 GB (fastText's own
+    # default, 2M, is ~2 GB per worker, times each executor's task slots).
     dim: int = 256
     epoch: int = 3
     lr: float = 0.1
     word_ngrams: int = 2
-    bucket: int = 2_000_000
+    bucket: int = 200_000
     min_count: int = 1
     threads: int = 1  # 1 makes training deterministic (same data, same model file, same id)
     seed: int = 0

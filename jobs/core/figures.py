@@ -69,10 +69,11 @@ _UNITS = {"archives": "files", "WARC records": "records", "pairs extracted": "pa
           "passed the quality gate": "pairs", "clean pairs (webinstruct)": "pairs"}
 
 
-def funnel_table(lake) -> str:
-    """The funnel with each stage's share of the stage before it (same unit only)."""
+def funnel_table(lake, steps: list[tuple[str, int | None]] | None = None) -> str:
+    """The funnel with each stage's share of the stage before it (same unit only).
+    `steps`: a funnel already computed (each row is a count over a table: do it once)."""
     out, previous = [], (None, None)
-    for stage, n in funnel(lake):
+    for stage, n in funnel(lake) if steps is None else steps:
         unit = _UNITS.get(stage, "pages")
         before, before_unit = previous
         share = f"{100.0 * n / before:.1f}%" if n is not None and before and unit == before_unit else ""

@@ -24,10 +24,11 @@ SAMPLE_PAIRS = 20
 TOP_DOMAINS = 50
 
 
-def figures(lake, cfg: Config) -> dict:
-    """Everything the report shows, as JSON-ready data."""
+def figures(lake, cfg: Config, steps: list | None = None) -> dict:
+    """Everything the report shows, as JSON-ready data (`steps`: the funnel, when the caller
+    has just computed it)."""
     return {
-        "funnel": [[stage, n] for stage, n in funnel(lake)],
+        "funnel": [[stage, n] for stage, n in (funnel(lake) if steps is None else steps)],
         "runs": _runs(lake),
         "recall": _recall(lake, cfg),
         "domains": _domains(lake),
@@ -137,8 +138,8 @@ def _sample(lake) -> list[dict]:
     return [r.asDict() for r in rows]
 
 
-def write_report(lake, cfg: Config, out: str) -> Path:
-    data = figures(lake, cfg)
+def write_report(lake, cfg: Config, out: str, steps: list | None = None) -> Path:
+    data = figures(lake, cfg, steps)
     path = Path(out).absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(data, lake.root), encoding="utf-8")

@@ -106,6 +106,9 @@ def apply_s3(spark, cfg: Config) -> dict:
     return conf
 
 
+ARROW_BATCH_BYTES = 64 << 20
+
+
 def _runtime_conf(builder, cfg: Config):
     """Settings a Connect session may change too (SQL runtime confs)."""
     builder = (
@@ -113,6 +116,9 @@ def _runtime_conf(builder, cfg: Config):
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(cfg.spark.shuffle_partitions))
+        # Arrow batches into Python workers are cut by bytes too, not only by rows (10,000):
+        # 10,000 pages of up to ingest.max_chars each would be gigabytes in one worker
+        .config("spark.sql.execution.arrow.maxBytesPerBatch", str(ARROW_BATCH_BYTES))
     )
     for key, value in cfg.spark.conf.items():
         builder = builder.config(key, str(value))

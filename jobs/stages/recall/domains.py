@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from webinstruct.jobs.core import scope
@@ -40,9 +39,13 @@ def min_docs_for(cfg: Config, scored: int) -> int:
 
 
 def mark_candidates(stats, min_docs: int, min_fraction: float, max_candidates: int):
+    """The `max_candidates` eligible domains with most recalled pages. A top-n of (domain,
+    recalled) joined back, not a window over every domain (one task would sort them all)."""
     eligible = (F.col("recalled") >= min_docs) & (F.col("recalled_fraction") >= min_fraction) & (F.col("domain") != NO_DOMAIN)
-    rank = F.row_number().over(Window.orderBy(eligible.desc(), F.col("recalled").desc(), F.col("domain")))
-    return stats.withColumn("candidate", eligible & (rank <= max_candidates)).withColumn(
+    top = stats.where(eligible).select("domain", "recalled").orderBy(F.col("recalled").desc(), "domain").limit(max_candidates)
+    top = top.select("domain", F.lit(True).alias("_top"))
+    return stats.join(F.broadcast(top), "domain", "left").select(
+        *stats.columns, F.coalesce(F.col("_top"), F.lit(False)).alias("candidate")).withColumn(
         "min_docs", F.lit(min_docs).cast("long")
     ).withColumn("min_fraction", F.lit(min_fraction))
 

@@ -14,7 +14,7 @@ from webinstruct.jobs.core.runs import RunRecorder
 from webinstruct.jobs.core.session import ship_file
 from webinstruct.jobs.core.tables import RECALL_SCORES
 from webinstruct.jobs.stages.recall.rounds import KIND, current_model, documents, rows_of_run
-from webinstruct.udfs.recall import score_udf
+from webinstruct.udfs.recall import page_head, score_udf
 
 
 @writes("recall")
@@ -34,7 +34,7 @@ def score(spark, cfg: Config, lake: Lake, round_no: int = 1) -> dict:
     udf = score_udf(name, model["path"], cfg.recall.max_words)
     now = dt.datetime.now(dt.timezone.utc)
     out = todo.select(
-        "doc_id", F.lit(round_no).cast("int").alias("round"), udf("text").alias("score"),
+        "doc_id", F.lit(round_no).cast("int").alias("round"), udf(page_head("text", cfg.recall.max_words)).alias("score"),
         F.lit(model["model_id"]).alias("model_id"), F.lit(recorder.run_id).alias("run_id"),
         F.lit(now).cast("timestamp").alias("scored_at"),
     )

@@ -86,8 +86,12 @@ def _has_column(df, name: str) -> bool:
 
 
 def hash_sample(df, n: int, seed: int, key: str = "key"):
-    """`n` rows picked by a seeded hash of `key`: the same rows on every run (a top-n, not a sort)."""
-    return df.orderBy(F.xxhash64(F.col(key), F.lit(seed)), F.col(key)).limit(n)
+    """About `n` rows picked by a seeded hash of `key`: the same rows on every run. The
+    top-n runs over (hash, key) alone and the rows are joined back: a top-n of whole rows
+    moves every partition's n texts through one task (rows sharing a key come together)."""
+    h = F.xxhash64(F.col(key), F.lit(seed))
+    chosen = df.select(h.alias("_h"), F.col(key)).orderBy("_h", key).limit(n)
+    return df.withColumn("_h", h).join(F.broadcast(chosen), ["_h", key], "left_semi").drop("_h")
 
 
 def read_sources(spark, lake, sources: list[SeedSource], key: str, documents):
