@@ -79,8 +79,8 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m bench.fetch
 
 # Cost curves: every stage at 1x, 4x and 16x SCALE_BASE pages (archives written from the
-# real pages of ../shared/data), table and plots under build/scale. 16x of 10,000 pages
-# takes about an hour on 2 cores; SCALE_BASE=2000 about ten minutes.
+# real pages of ../shared/data), table and plots under build/scale. On 2 cores
+# SCALE_BASE=2000 took 15 minutes; the default 10,000 takes five times the work (about an hour).
 SCALE_BASE ?= 10000
 SCALE_SIZES ?= 1,4,16
 bench-scale: $(VENV)/.bench

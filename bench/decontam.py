@@ -64,6 +64,7 @@ def tier1_stage(data, all_items, cores: int) -> float:
     from webinstruct.jobs.core.tables import BENCHMARKS, QA_REFINED
     from webinstruct.jobs.core.views import refined_pairs
     from webinstruct.jobs.stages.decontam.bench import Bench
+    from webinstruct.jobs.core.scope import stage_scope
     from webinstruct.jobs.stages.decontam.tiers import tier1
     from webinstruct.lib.text_normalize import exact_hash, normalize
 
@@ -81,7 +82,8 @@ def tier1_stage(data, all_items, cores: int) -> float:
     bench = Bench(spark, cfg, lake)
     bench.ngram_index()  # built on the driver before timing, as the raw side
     started = time.perf_counter()
-    out = tier1(spark, cfg, lake, bench, "pair", refined_pairs(lake), "bench")
+    with stage_scope(spark, lake, "decontam"):  # what a stage entry point opens (broadcasts released at its end)
+        out = tier1(spark, cfg, lake, bench, "pair", refined_pairs(lake), "bench")
     seconds = time.perf_counter() - started
     print(f"  tier 1 stage: {out['checked']} pairs in {seconds:.1f} s, {out['units_with_hits']} flagged")
     spark.stop()
