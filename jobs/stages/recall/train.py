@@ -15,7 +15,6 @@ import pyarrow.dataset as pads
 from pyspark.sql import functions as F
 
 from webinstruct.jobs.core import scope, storage
-
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import RecallError
 from webinstruct.jobs.core.lake import Lake
