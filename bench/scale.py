@@ -46,6 +46,7 @@ from webinstruct.jobs.core.lake import open_lake
 from webinstruct.jobs.core.session import get_spark
 from webinstruct.jobs.stages import decontam, dedup, extract, gate, ingest, recall, refine
 from webinstruct.jobs.stages.decontam.bench import Bench
+from webinstruct.lib.llm.offline import prepare
 
 matplotlib.use("Agg")
 
@@ -269,6 +270,54 @@ def table(result: dict) -> str:
     return out
 
 
+def memory_by_size(result: dict) -> dict[str, list[float]]:
+    """Per size: the most the driver held after any stage, what it held after the last one,
+    and the largest Python worker's peak RSS over all stages."""
+    runs = result["runs"]
+    last = [st for st in STAGES if all(st in r["stages"] for r in runs)][-1]
+    return {
+        "driver held, most after a stage": [max(held(c) for c in r["stages"].values()) for r in runs],
+        "driver held after the last stage": [held(r["stages"][last]) for r in runs],
+        "largest Python worker": [max(c.get("worker_rss_mb", 0) for c in r["stages"].values()) for r in runs],
+    }
+
+
+def memory_summary(results: list[dict]) -> str:
+    sizes = [r["size"] for r in results[0]["runs"]]
+    head = ["run", "memory (MB)"] + [f"{s}x" for s in sizes] + [f"{sizes[-1]}x / {sizes[0]}x"]
+    lines = [" | ".join(head), " | ".join("---" for _ in head)]
+    for result in results:
+        for what, values in memory_by_size(result).items():
+            ratio = values[-1] / values[0] if values[0] else float("nan")
+            lines.append(" | ".join([result["label"], what] + [f"{v:,.0f}" for v in values] + [f"{ratio:.2f}"]))
+    return "\n".join(lines)
+
+
+def compare_plot(results: list[dict], prefix: Path) -> Path:
+    """Driver and Python worker memory against size, one line per run and measure."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for result, style in zip(results, ("--", "-", ":", "-.")):
+        sizes = [r["size"] for r in result["runs"]]
+        mem = memory_by_size(result)
+        for what, values in mem.items():
+            ax = axes[1] if what == "largest Python worker" else axes[0]
+            ax.plot(sizes, values, style, marker="o", label=f"{result['label']}: {what}")
+    for ax, title in zip(axes, ("driver JVM heap held after a full GC", "largest Python worker, peak RSS")):
+        ax.set_xscale("log", base=2)
+        sizes = [r["size"] for r in results[0]["runs"]]
+        ax.set_xticks(sizes, [f"{s}x" for s in sizes])
+        ax.set_xlabel(f"input size (1x = {results[0]['runs'][0]['pages']:,} pages)")
+        ax.set_ylabel("MB")
+        ax.set_title(title, fontsize=10)
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = prefix.parent / f"{prefix.name}-memory.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plots(result: dict, prefix: Path) -> list[Path]:
     runs = result["runs"]
     sizes = [r["size"] for r in runs]
@@ -305,14 +354,17 @@ def main() -> None:
     ap.add_argument("--workdir", default=str(OUT))
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one size in this process
     ap.add_argument("--llm-sample", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--compare", help="two stored labels, A,B: print their tables")
+    ap.add_argument("--compare", help="stored labels, A,B: their tables, driver and worker memory by size, and a figure of both")
     ap.add_argument("--histo", action="store_true", help="record the driver's largest classes after each stage (jcmd)")
     ap.add_argument("--no-llm", action="store_true", help="skip the LLM sample")
     args = ap.parse_args()
     workdir = Path(args.workdir)
     if args.compare:
-        for label in args.compare.split(","):
-            print(f"\n{label}\n" + table(json.loads((workdir / f"{label}.json").read_text())))
+        results = [json.loads((workdir / f"{label}.json").read_text()) for label in args.compare.split(",")]
+        for result in results:
+            print(f"\n{result['label']}\n" + table(result))
+        print("\n" + memory_summary(results))
+        print(f"plot: {compare_plot(results, workdir / ('compare-' + '-'.join(r['label'] for r in results)))}")
         return
     if args.one:
         result = run_size(args.one, args.base, workdir, args.llm_sample, args.histo)
@@ -324,6 +376,9 @@ def main() -> None:
     start = time.perf_counter()
     archives(workdir / "warc", largest)
     print(f"archives: {largest} ready in {time.perf_counter() - start:.0f} s", flush=True)
+    # extract checks the offline model before it reads a page, also for markup pairs: a fresh
+    # clone converts it here, once, outside the timed stages
+    print(f"offline model: {prepare()}", flush=True)
     runs = []
     for i, size in enumerate(sizes):
         cmd = [sys.executable, "-m", "bench.scale", "--one", str(size), "--base", str(args.base), "--label", args.label,
