@@ -11,7 +11,8 @@ removed. The TeX is what the page itself carries, in this order: `data-math` / `
 / `data-latex` attributes, KaTeX's MathML annotation, Wikipedia's MathML, MathJax
 `math/tex` scripts (v2/v3 rendered output removed), Distill `<d-math>`, MathML (TeX
 annotation, else `alttext`, else a conversion of the common presentation elements), and
-formula images' `alt` (unless the same formula is already there as MathML). Raw `$..$`,
+formula images: the TeX in their address (mimetex, mathtex, codecogs, Google Chart, WordPress
+`latex.php`), else their `alt` (unless the same formula is already there as MathML). Raw `$..$`,
 `\\(..\\)`, `\\[..\\]`, `$$..$$` and `\\begin{env}..\\end{env}` in the text are left as
 the page wrote them.
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from resiliparse.parse.html import DOMNode, HTMLTree, NodeType
 
@@ -39,8 +40,9 @@ MAX_MATHML_DEPTH = 100
 # resiliparse's time): every source below contains one ("math": <math>, math/tex, data-math,
 # d-math, mwe-math, MathJax output with its script or MathML; "atex": katex, latex.php,
 # data-latex; "formula": Doxygen images), and the markers found pick the (costlier) CSS probe.
-# Images from mimetex or Google charts are only looked for on pages with one of these.
-MARKERS = ("math", "atex", "formula", "data-tex=")
+# "mimetex" and "cht=tx" catch forum threads whose only formulas are mimetex or Google Chart
+# images (mathtex.cgi has "math", codecogs and latex.php "atex").
+MARKERS = ("math", "atex", "formula", "data-tex=", "mimetex", "cht=tx")
 
 TEX_ENCODINGS = frozenset({"application/x-tex", "text/x-tex", "application/x-latex", "text/x-latex",
                            "application/tex", "text/tex", "tex", "latex"})
@@ -56,12 +58,26 @@ FORMULA_IMG = ", ".join([f"img.{c}" for c in sorted(FORMULA_IMG_CLASSES)] + [f'i
 # Per marker, what a stage below would touch: one query tells pages that only mention math apart.
 PROBES = {
     "math": ("math, [data-math], .mwe-math-element, script[type^='math/tex'], d-math, dt-math, mjx-container,"
-             " img.mwe-math-fallback-image-inline, img.mwe-math-fallback-image-display"),
+             " img.mwe-math-fallback-image-inline, img.mwe-math-fallback-image-display, img[src*='mathtex']"),
     "atex": ".katex, [data-latex], img.latex, img.tex, img.ql-img-inline-formula, img.ql-img-displayed-equation,"
             " img[src*='latex']",
     "formula": "img.formulaInl, img.formulaDsp",
     "data-tex=": "[data-tex]",
+    "mimetex": "img[src*='mimetex']",
+    "cht=tx": "img[src*='cht=tx']",
 }
+# Services whose image address is the TeX itself (`mimetex.cgi?x^2`, `latex.codecogs.com/
+# svg.image?x^2`), and the rendering options they accept before it (size, resolution, colours,
+# font), which are not part of the formula.
+RAW_TEX_SERVICES = ("mimetex", "mathtex", "codecogs.com")
+RENDER_OPTION = re.compile(r"\\(?:dpi\{\d+\}|bg_\w+|bg\{\w+\}|fg_\w+|fg\{\w+\}|fn_\w+|inline|tiny|scriptsize|"
+                           r"footnotesize|small|normalsize|large|Large|LARGE|huge|Huge|png|gif|svg|opaque|reverse)(?![A-Za-z])\s*")
+# codecogs' editor writes spaces and pluses as entities inside the address
+CODECOGS_ENTITIES = (("&space;", " "), ("&plus;", "+"), ("&amp;", "&"))
+# Tags resiliparse's main-content pass drops whatever they hold, and the tag a formula's
+# container gets instead (see _lift_containers).
+LIFTED_TAGS = {"figure": "div", "figcaption": "div", "ul": "ol", "aside": "div"}
+MAX_LIFT_DEPTH = 64
 OUTER_DELIMITERS = (("$$", "$$", True), ("\\[", "\\]", True), ("\\(", "\\)", False), ("$", "$", False))
 TEX_COMMENT = re.compile(r"(?<!\\)%[^\n]*")
 
@@ -101,6 +117,7 @@ def rewrite_tree(tree: HTMLTree, markers: tuple[str, ...] = MARKERS) -> int:
         stage(root, writer)
         if writer.count >= MAX_FORMULAS:
             break
+    _lift_containers(writer)
     return writer.count
 
 
@@ -112,6 +129,7 @@ class _Writer:
         self.count = 0
         self.mathml_nodes_left = MAX_MATHML_NODES
         self.mathml_near: dict[DOMNode, set[str]] = {}  # parent -> TeX written from MathML there
+        self.placed: list[DOMNode] = []  # the formula text nodes written
 
     def full(self) -> bool:
         return self.count >= MAX_FORMULAS
@@ -125,13 +143,44 @@ class _Writer:
         if not tex or len(tex) > MAX_TEX_CHARS:
             node.parent.remove_child(node)
             return None
-        text = f" $${tex}$$ " if display else f"${tex}$"
-        node.parent.replace_child(self.tree.create_text_node(text), node)
+        text = self.tree.create_text_node(f" $${tex}$$ " if display else f"${tex}$")
+        node.parent.replace_child(text, node)
+        self.placed.append(text)
         return tex
 
     def drop(self, node: DOMNode) -> None:
         if node.parent is not None:
             node.parent.remove_child(node)
+
+
+def _lift_containers(w: _Writer) -> None:
+    """Give the containers of written formulas that the main-content pass drops by their tag
+    (figures and captions, bulleted lists, footnote asides) a tag it keeps, children moved
+    as they are. They belong to the article; navigation still goes with its own container
+    (`nav`, menus, sidebars), which is left alone, as are asides that are not footnotes."""
+    lift: dict[DOMNode, str] = {}
+    for node in w.placed:
+        el, depth = node.parent, 0
+        while el is not None and depth < MAX_LIFT_DEPTH and el.tag not in ("body", "html"):
+            tag = el.tag
+            if tag in LIFTED_TAGS and el not in lift and (tag != "aside" or _is_footnotes(el)):
+                lift[el] = LIFTED_TAGS[tag]
+            el, depth = el.parent, depth + 1
+    for el, tag in lift.items():
+        if el.parent is None:
+            continue
+        new = w.tree.create_element(tag)
+        for name in ("id", "class"):
+            if el.getattr(name) is not None:
+                new.setattr(name, el.getattr(name))
+        while el.first_child is not None:
+            new.append_child(el.first_child)
+        el.parent.replace_child(new, el)
+
+
+def _is_footnotes(el: DOMNode) -> bool:
+    marks = f"{el.getattr('class') or ''} {el.getattr('id') or ''} {el.getattr('role') or ''}".lower()
+    return any(m in marks for m in ("footnote", "endnote", "doc-note"))
 
 
 def clean_tex(tex: str) -> str:
@@ -283,9 +332,9 @@ def _images(root: DOMNode, w: _Writer) -> None:
         src = el.getattr("src") or ""
         if not (classes & FORMULA_IMG_CLASSES or any(s in src for s in FORMULA_IMG_SRC)):
             continue  # the selector matched a class in another case
-        alt = el.getattr("alt")
-        if not alt and "latex=" in src:
-            alt = (parse_qs(urlsplit(src).query).get("latex") or [""])[0]
+        # The address renders the image, so TeX found there beats an `alt` (often "image",
+        # "formula" or empty on forums).
+        alt = src_tex(src) or el.getattr("alt")
         if not alt:
             continue
         tex, display = _strip_delimiters(alt)
@@ -295,6 +344,30 @@ def _images(root: DOMNode, w: _Writer) -> None:
             w.drop(el)  # the same formula is already there as MathML
             continue
         w.put(el, tex, display or bool(classes & DISPLAY_IMG_CLASSES))
+
+
+def src_tex(src: str) -> str | None:
+    """The TeX a formula image's address carries: WordPress `latex.php?latex=`, Google Chart's
+    `cht=tx&chl=`, or the whole query of mimetex, mathtex and codecogs (their rendering options
+    removed); None when the address holds none."""
+    if "?" not in src:
+        return None
+    base, query = src.split("?", 1)
+    try:
+        if "latex=" in query or "cht=tx" in query:
+            params = parse_qs(urlsplit(src).query)
+            tex = (params.get("latex") or params.get("chl") or [""])[0]
+            return tex.strip() or None
+    except ValueError:  # a malformed address: no TeX from it
+        return None
+    if not any(service in base.lower() for service in RAW_TEX_SERVICES):
+        return None
+    for entity, char in CODECOGS_ENTITIES:
+        query = query.replace(entity, char)
+    tex = unquote(query)  # a raw TeX query: "+" is TeX's plus, not a space
+    while (option := RENDER_OPTION.match(tex)) is not None:
+        tex = tex[option.end():]
+    return tex.strip() or None
 
 
 def _strip_delimiters(tex: str) -> tuple[str, bool]:

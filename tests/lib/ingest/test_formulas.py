@@ -207,3 +207,78 @@ def test_hostile_mathml_nesting_is_bounded():
         text = text_of(article(f"<p>a <math>{body}</math> b</p>"))
         assert time.perf_counter() - start < 10
         assert "$" not in text or len(delimited(text)) <= 1
+
+
+# --- formula images whose TeX is only in the address ----------------------------------------------------------
+
+def forum_thread(posts: list[str]) -> str:
+    """A forum thread in the usual shape: posts in a list, no math script, no MathJax."""
+    items = "".join(f'<li class="post"><div class="author">user{i}</div><div class="content">{p}</div></li>'
+                    for i, p in enumerate(posts))
+    return (f"<!DOCTYPE html><html><head><title>Homework help</title></head><body><div id='nav'>Forums</div>"
+            f"<ol class='posts'>{items}</ol>{FILLER}</body></html>")
+
+
+def test_mimetex_images_without_alt_give_their_tex():
+    html = forum_thread([
+        'Solve <img src="/cgi-bin/mimetex.cgi?x^2+3x-4=0" border="0" align="middle"> for real x, please.',
+        'Factor it: <img src="/cgi-bin/mimetex.cgi?(x+4)(x-1)=0"> so <img src="/cgi-bin/mimetex.cgi?\\large%20x=1"> '
+        'or x = -4. That is all there is to this quadratic equation.',
+    ])
+    found = delimited(text_of(html))
+    assert found == Counter({"x^2+3x-4=0": 1, "(x+4)(x-1)=0": 1, "x=1": 1})  # "+" stays a plus; \large is not TeX
+
+
+def test_codecogs_google_chart_and_latex_php_addresses_beat_a_non_tex_alt():
+    html = forum_thread([
+        'The area is <img src="https://latex.codecogs.com/gif.latex?\\dpi{120}&space;\\bg_white&space;\\pi&space;r^2" '
+        'alt="image"> square units, for every circle of radius r that we draw.',
+        'And <img src="https://chart.googleapis.com/chart?cht=tx&amp;chl=%5Cfrac%7Ba%7D%7Bb%7D%2Bc" alt="formula"> '
+        'with <img src="https://s0.wp.com/latex.php?latex=e%5E%7Bi%5Cpi%7D&amp;bg=ffffff&amp;s=0" alt="latex"> too.',
+    ])
+    found = delimited(text_of(html))
+    assert found == Counter({"\\pi r^2": 1, "\\frac{a}{b}+c": 1, "e^{i\\pi}": 1})
+
+
+def test_src_tex_reads_only_addresses_that_carry_tex():
+    assert formulas.src_tex("/img/logo.png") is None
+    assert formulas.src_tex("https://example.org/photo.jpg?w=200") is None
+    assert formulas.src_tex("https://latex.codecogs.com/svg.image?%5Cinline%20%5Csqrt%7B2%7D") == "\\sqrt{2}"
+    assert formulas.src_tex("/mimetex.cgi?") is None
+    assert formulas.src_tex("/cgi-bin/mathtex.cgi?\\Large\\int_0^1f") == "\\int_0^1f"
+
+
+# --- math outside the main column ------------------------------------------------------------------------------
+
+def paper(body: str, nav: str = "") -> str:
+    """A LaTeXML-style article (the shape ar5iv and arXiv's HTML papers have)."""
+    return (f"<!DOCTYPE html><html><head><title>Paper</title></head><body>{nav}<article class='ltx_document'>"
+            f"<h1 class='ltx_title'>A short note</h1>{FILLER}{body}{FILLER}</article></body></html>")
+
+
+def test_formulas_in_captions_lists_and_footnotes_of_the_article_are_kept():
+    html = paper(
+        '<figure class="ltx_figure"><img src="curve.png"><figcaption class="ltx_caption">Figure 1: the curve '
+        '<math alttext="y=x^{3}"><mi>y</mi></math> near zero.</figcaption></figure>'
+        '<p>The two properties we use:</p><ul><li>linearity <math alttext="f(a+b)=f(a)+f(b)" display="block">'
+        '<mi>f</mi></math></li><li>and <math alttext="f(0)=0"><mi>f</mi></math></li></ul>'
+        '<aside class="footnotes" role="doc-endnotes"><p>1. Here <math alttext="q\\geq 1"><mi>q</mi></math> always.</p></aside>'
+    )
+    text = text_of(html)
+    assert delimited(text) == Counter({"y=x^{3}": 1, "f(a+b)=f(a)+f(b)": 1, "f(0)=0": 1, "q\\geq 1": 1})
+    assert "the curve $y=x^{3}$ near zero" in text and "linearity" in text
+
+
+def test_navigation_and_sidebar_math_is_still_dropped():
+    nav = '<nav class="menu"><ul><li><a href="/">Home</a></li><li><a href="/pi">All about <math alttext="\\pi"><mi>p</mi></math></a></li></ul></nav>'
+    html = paper('<p>Only <math alttext="a+b"><mi>a</mi></math> belongs here.</p>'
+                 '<aside class="sidebar widget"><h3>Popular</h3><p>Why is <math alttext="e^{i\\pi}=-1"><mi>e</mi></math>?</p></aside>',
+                 nav=nav)
+    assert delimited(text_of(html)) == Counter({"a+b": 1})
+
+
+def test_pages_whose_lists_hold_no_formula_are_left_as_they_were():
+    html = paper('<p>See <math alttext="x"><mi>x</mi></math>.</p><ul><li>plain item one</li><li>plain item two</li></ul>')
+    tree = formulas.HTMLTree.parse(html)
+    formulas.rewrite_tree(tree)
+    assert tree.document.query_selector("ul") is not None and tree.document.query_selector("ol") is None
