@@ -6,6 +6,11 @@ pages) of each extractor configuration on the 699 labelled pages of
 ../shared/data/pages/scrapinghub_news, with the median milliseconds per page. HTML bytes
 are decoded with the same lib.ingest.charset the ingest job uses.
 
+Answer coverage ("answers"): on every page with schema.org Q&A markup (JSON-LD, microdata,
+RDFa; lib.qa.markup), the share of each question's and answer's word tokens found in the
+extracted text, averaged over the page's questions and answers, then over pages: whether
+what a Q&A page says reaches the text that extraction reads.
+
     .venv/bin/python -m bench.extraction_quality [--limit N]
 """
 
@@ -21,10 +26,11 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from webinstruct.jobs.core.config import IngestSection
 from webinstruct.lib.ingest.charset import decode_html
-from webinstruct.lib.ingest.qa_text import qa_blocks, qa_main_text
+from webinstruct.lib.ingest.qa_text import qa_blocks, qa_main_text, with_missing_markup
 from webinstruct.lib.ingest.text_extract import ExtractOptions, extract_text
-from webinstruct.lib.qa.markup import extract_qa_markup
+from webinstruct.lib.qa.markup import MarkupResult, extract_qa_markup
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "pages"
 TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -38,12 +44,17 @@ CONFIGS = {
     "qa-aware (resiliparse fallback)": "qa-aware",
 }
 FALLBACK = CONFIGS["resiliparse main_content"]
+MAX_CHARS = IngestSection().max_chars  # ingest's default
 
 
-def run_config(opts, html: str, url: str | None) -> str:
+def run_config(opts, html: str, url: str | None, markup: MarkupResult | None = None) -> str:
+    """The text one configuration gives; "qa-aware" is what ingest does by default (the Q&A
+    pass with the page's markup, resiliparse elsewhere, then what the markup answers and the
+    text lacks)."""
     if opts == "qa-aware":
-        found = qa_main_text(html, url)
-        return found[1] if found is not None else extract_text(html, url, FALLBACK)[1]
+        found = qa_main_text(html, url, markup)
+        text = found[1] if found is not None else extract_text(html, url, FALLBACK)[1]
+        return with_missing_markup(text, markup, MAX_CHARS) if text else text
     return extract_text(html, url, opts)[1]
 
 
@@ -112,6 +123,27 @@ def prf(pred: str, truth: str) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
+def qa_items(markup: MarkupResult) -> list[str]:
+    """The texts of the page's marked-up questions and their answers (accepted and suggested)."""
+    items = []
+    for q in markup.questions:
+        if q.answers:
+            items.append(q.text)
+            items.extend(a.text for a in q.answers)
+    return items
+
+
+def answer_coverage(text: str, items: list[str]) -> float | None:
+    """Mean over `items` of the share of each one's word tokens that the text holds."""
+    have = tokens(text)
+    shares = []
+    for item in items:
+        want = tokens(item)
+        if want:
+            shares.append(sum((want & have).values()) / sum(want.values()))
+    return statistics.fmean(shares) if shares else None
+
+
 def load_pages(limit: int | None) -> list[dict]:
     pages = []
     for line in (DATA / "wceb2026" / "labels.jsonl").read_text().splitlines():
@@ -140,28 +172,40 @@ def main() -> None:
     pages = load_pages(args.limit)
     for p in pages:
         p["text_html"] = decode_html(p["html"], None)[0]
-    print(f"{len(pages)} pages: " + ", ".join(f"{k} {v}" for k, v in Counter(p['set'] for p in pages).items()))
-    header = f"{'configuration':40} {'set':18} {'pages':>5} {'P':>6} {'R':>6} {'F1':>6} {'ms/page':>8}"
+        p["markup"] = extract_qa_markup(p["text_html"], p["url"])
+        p["qa_items"] = qa_items(p["markup"])
+    print(f"{len(pages)} pages: " + ", ".join(f"{k} {v}" for k, v in Counter(p['set'] for p in pages).items())
+          + f"; {sum(1 for p in pages if p['qa_items'])} with answered schema.org Q&A markup")
+    header = (f"{'configuration':40} {'set':18} {'pages':>5} {'P':>6} {'R':>6} {'F1':>6} {'ms/page':>8}"
+              f" {'answers':>8} {'pages':>5}")
     print(header)
     print("-" * len(header))
     for name, opts in CONFIGS.items():
         groups: dict[str, list] = defaultdict(list)
+        covered: dict[str, list] = defaultdict(list)
         times = []
         for p in pages:
             start = time.perf_counter()
-            text = run_config(opts, p["text_html"], p["url"])
+            text = run_config(opts, p["text_html"], p["url"], p["markup"])
             times.append((time.perf_counter() - start) * 1000)
             score = prf(text, p["truth"])
             groups[p["set"]].append(score)
+            coverage = answer_coverage(text, p["qa_items"])
+            if coverage is not None:
+                covered[p["set"]].append(coverage)
             if p["set"] == "wceb2026":
                 groups[f"  {p['type']}"].append(score)
+                if coverage is not None:
+                    covered[f"  {p['type']}"].append(coverage)
         ms = statistics.median(times)
         for group in ["wceb2026", *sorted(g for g in groups if g.startswith("  ")), "scrapinghub_news"]:
             scores = groups.get(group)
             if not scores:
                 continue
             mean = [statistics.fmean(s[i] for s in scores) for i in range(3)]
-            print(f"{name:40} {group:18} {len(scores):5d} {mean[0]:6.3f} {mean[1]:6.3f} {mean[2]:6.3f} {ms:8.1f}")
+            cov = covered.get(group)
+            answers = f"{statistics.fmean(cov):8.3f} {len(cov):5d}" if cov else f"{'-':>8} {0:5d}"
+            print(f"{name:40} {group:18} {len(scores):5d} {mean[0]:6.3f} {mean[1]:6.3f} {mean[2]:6.3f} {ms:8.1f} {answers}")
         print()
     forum_ceiling(pages)
     markup_coverage(pages)

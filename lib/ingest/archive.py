@@ -27,7 +27,7 @@ from typing import Callable, Iterator
 from webinstruct.lib.ingest.charset import decode_html
 from webinstruct.lib.ingest.http_payload import PayloadDecodeError, decode_body, parse_http_response
 from webinstruct.lib.ingest.langid import LanguageIdentifier
-from webinstruct.lib.ingest.qa_text import qa_main_text
+from webinstruct.lib.ingest.qa_text import qa_main_text, with_missing_markup
 from webinstruct.lib.ingest.stream import open_binary
 from webinstruct.lib.ingest.text_extract import ExtractOptions, extract_text
 from webinstruct.lib.ingest.warc_records import ArchiveInfo, NotAnArchive, iter_records
@@ -324,6 +324,8 @@ class ArchiveProcessor:
         budget.check()
         qa = qa_main_text(html, rec.target_uri, markup) if opts.qa_text else None
         title, text = qa if qa else extract_text(html, rec.target_uri, opts.extract)
+        if opts.qa_text and text:  # what the markup answers and the extractor did not keep
+            text = with_missing_markup(text, markup, opts.max_chars)
         budget.check()
         if not text:
             report.drop("no_text", rec.offset)

@@ -148,6 +148,38 @@ def qa_blocks(
     return _title(tree), _merge(markup, posts)
 
 
+def with_missing_markup(text: str, markup: MarkupResult | None, max_chars: int) -> str:
+    """`text` followed by the marked-up questions and answers it does not hold.
+
+    The markup says what the page answers even where the extractor cannot see it: FAQ
+    accordions rendered collapsed, answers behind "show more", posts the main-content pass
+    dropped as chrome. A question goes with any of its answers that is missing, so an
+    appended answer keeps its context; nothing is appended past `max_chars` (a longer page
+    would be dropped as too long)."""
+    if markup is None or not markup.questions:
+        return text
+    have = _key(text)
+    extra: list[str] = []
+    size = len(text)
+    for q in markup.questions:
+        missing = [a.text for a in q.answers if a.text and not _held(a.text, have)]
+        if not q.answers or (not missing and _held(q.text, have)):
+            continue
+        for block in ([q.text] if q.text else []) + missing:
+            if size + len(block) + 2 > max_chars:
+                return "\n\n".join([text, *extra]) if extra else text
+            extra.append(block)
+            size += len(block) + 2
+            have |= _key(block)  # a block repeated by two questions goes in once
+    return "\n\n".join([text, *extra]) if extra else text
+
+
+def _held(block: str, have: set[str]) -> bool:
+    """True when the text holds (nearly) all the words of a markup block."""
+    words = _key(block)
+    return not words or len(words & have) >= 0.8 * len(words)
+
+
 def _title(tree: HTMLTree) -> str:
     """The thread's heading (the question) rather than <title>, which adds the site's name."""
     heading = tree.body.query_selector("h1") if tree.body is not None else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
 
 import lxml.html
@@ -10,7 +11,7 @@ import lxml.html
 from bench.extraction_quality import prf
 from tests.conftest import wceb_page, real_pages, shared
 from webinstruct.lib.ingest.charset import decode_html
-from webinstruct.lib.ingest.qa_text import qa_main_text
+from webinstruct.lib.ingest.qa_text import qa_main_text, with_missing_markup
 from webinstruct.lib.ingest.text_extract import ExtractOptions, extract_text
 from webinstruct.lib.qa.markup import extract_qa_markup
 
@@ -97,3 +98,48 @@ def test_better_than_resiliparse_on_forum_pages():
         base += prf(ref, row["main_content"])[2]
         qa += prf(res[1] if res else ref, row["main_content"])[2]
     assert qa / len(rows) >= base / len(rows) + 0.04
+
+
+# --- what the markup answers reaches the text ------------------------------------------------------------------
+
+FAQ_ANSWERS = [
+    "Most orders leave our warehouse within two working days and arrive three to five days later.",
+    "Yes, unworn items can be returned within thirty days for a full refund of the price paid.",
+]
+
+
+def product_page_with_collapsed_faq() -> str:
+    """A shop page whose FAQ answers sit in collapsed accordion panels, as many themes render them."""
+    faq = {"@context": "https://schema.org", "@type": "FAQPage", "mainEntity": [
+        {"@type": "Question", "name": "How long does delivery take?",
+         "acceptedAnswer": {"@type": "Answer", "text": FAQ_ANSWERS[0]}},
+        {"@type": "Question", "name": "Can I return the boots?",
+         "acceptedAnswer": {"@type": "Answer", "text": FAQ_ANSWERS[1]}},
+    ]}
+    panels = "".join(
+        f'<div class="accordion-item"><button class="accordion-button collapsed">{q["name"]}</button>'
+        f'<div class="accordion-collapse collapse" hidden><div class="accordion-body">{q["acceptedAnswer"]["text"]}</div></div></div>'
+        for q in faq["mainEntity"])
+    prose = "<p>" + "These leather boots are stitched by hand and resoled for years of wear in any weather. " * 4 + "</p>"
+    return (f'<!DOCTYPE html><html><head><title>Boots</title><script type="application/ld+json">{json.dumps(faq)}</script>'
+            f'</head><body><nav><a href="/">Shop</a></nav><main><h1>Walking boots</h1>{prose}'
+            f'<section class="faq"><h2>Questions</h2><div class="accordion">{panels}</div></section></main></body></html>')
+
+
+def test_collapsed_faq_answers_reach_the_text_once():
+    html = product_page_with_collapsed_faq()
+    markup = extract_qa_markup(html, "https://shop.example/boots")
+    _, text = extract_text(html, None, ExtractOptions())
+    completed = with_missing_markup(text, markup, 200_000)
+    for answer in FAQ_ANSWERS:
+        assert words(completed).count(words(answer)) == 1
+    assert completed.startswith(text)
+    assert with_missing_markup(completed, markup, 200_000) == completed  # nothing twice
+
+
+def test_nothing_is_appended_past_max_chars_or_without_markup():
+    html = product_page_with_collapsed_faq()
+    markup = extract_qa_markup(html, None)
+    _, text = extract_text(html, None, ExtractOptions())
+    assert with_missing_markup(text, markup, len(text) + 10) == text
+    assert with_missing_markup(text, None, 200_000) == text
