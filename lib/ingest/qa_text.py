@@ -162,8 +162,8 @@ def with_missing_markup(text: str, markup: MarkupResult | None, max_chars: int) 
     extra: list[str] = []
     size = len(text)
     for q in markup.questions:
-        missing = [a.text for a in q.answers if a.text and not _held(a.text, have)]
-        if not q.answers or (not missing and _held(q.text, have)):
+        missing = [a.text for a in q.answers if a.text and not _covered(a.text, [have])]
+        if not q.answers or (not missing and _covered(q.text, [have])):
             continue
         for block in ([q.text] if q.text else []) + missing:
             if size + len(block) + 2 > max_chars:
@@ -172,12 +172,6 @@ def with_missing_markup(text: str, markup: MarkupResult | None, max_chars: int) 
             size += len(block) + 2
             have |= _key(block)  # a block repeated by two questions goes in once
     return "\n\n".join([text, *extra]) if extra else text
-
-
-def _held(block: str, have: set[str]) -> bool:
-    """True when the text holds (nearly) all the words of a markup block."""
-    words = _key(block)
-    return not words or len(words & have) >= 0.8 * len(words)
 
 
 def _title(tree: HTMLTree) -> str:
