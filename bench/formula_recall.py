@@ -2,7 +2,7 @@
 
 On the 34 pages of ../shared/data/pages/math_web (see its README), for each page style and
 overall: recall = share of a page's labelled formulas whose TeX (whitespace collapsed,
-`{\\displaystyle ..}` unwrapped) occurs in the extracted text, repeats counted (a formula
+`{\\displaystyle ..}` unwrapped, a leading `\\displaystyle` dropped) occurs in the extracted text, repeats counted (a formula
 listed k times needs k occurrences), averaged over pages; "pooled" is the same over all
 formulas at once. "twice" counts formulas rendered more often than the page lists them:
 occurrences of the TeX between matching math delimiters (`$`, `$$`, `\\(..\\)`, `\\[..\\]`)
@@ -38,13 +38,16 @@ CONFIGS = {
 # A formula between matching math delimiters; a `$` glued to a word (R's `df$Freq`) opens nothing.
 DELIMITED = r"(?<![\w$\\])\$\$ ?{0} ?\$\$|(?<![\w$\\])\$ ?{0} ?\$(?!\$)|\\\( ?{0} ?\\\)|\\\[ ?{0} ?\\\]"
 DISPLAYSTYLE = re.compile(r"\{\\displaystyle\s*(.*)\}", re.S)
+DISPLAYSTYLE_PREFIX = re.compile(r"^\\displaystyle(?![A-Za-z])\s*")
 
 
 def normalise(tex: str) -> str:
-    """Whitespace collapsed and an outer `{\\displaystyle ..}` unwrapped."""
+    """Whitespace collapsed, an outer `{\\displaystyle ..}` unwrapped and a leading `\\displaystyle`
+    dropped: the same formula, since `$$..$$` already means display style."""
     tex = " ".join(tex.split())
     match = DISPLAYSTYLE.fullmatch(tex)
-    return match.group(1).strip() if match else tex
+    tex = match.group(1).strip() if match else tex
+    return DISPLAYSTYLE_PREFIX.sub("", tex, count=1)
 
 
 def score(text: str, formulas: list[str]) -> tuple[int, int, int]:

@@ -9,7 +9,8 @@ rendering beside the source). So before the extractor runs, each formula node of
 parsed page is replaced by a plain text node holding its TeX, and duplicate renderings are
 removed. The TeX is what the page itself carries, in this order: `data-math` / `data-tex`
 / `data-latex` attributes, KaTeX's MathML annotation, Wikipedia's MathML, MathJax
-`math/tex` scripts (v2/v3 rendered output removed), Distill `<d-math>`, MathML (TeX
+`math/tex` scripts (v2/v3 rendered output removed), Distill `<d-math>`, LaTeXML equation
+tables (one display formula per row, its cells joined, its number after it), MathML (TeX
 annotation, else `alttext`, else a conversion of the common presentation elements), and
 formula images: the TeX in their address (mimetex, mathtex, codecogs, Google Chart, WordPress
 `latex.php`), else their `alt` (unless the same formula is already there as MathML). Raw `$..$`,
@@ -31,6 +32,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from resiliparse.parse.html import DOMNode, HTMLTree, NodeType
 
+from webinstruct.lib.page_markers import present, watch
+
 MAX_TEX_CHARS = 5_000
 MAX_FORMULAS = 5_000
 MAX_MATHML_NODES = 50_000
@@ -42,7 +45,7 @@ MAX_MATHML_DEPTH = 100
 # data-latex; "formula": Doxygen images), and the markers found pick the (costlier) CSS probe.
 # "mimetex" and "cht=tx" catch forum threads whose only formulas are mimetex or Google Chart
 # images (mathtex.cgi has "math", codecogs and latex.php "atex").
-MARKERS = ("math", "atex", "formula", "data-tex=", "mimetex", "cht=tx")
+MARKERS = watch("math", "atex", "formula", "data-tex=", "mimetex", "cht=tx")
 
 TEX_ENCODINGS = frozenset({"application/x-tex", "text/x-tex", "application/x-latex", "text/x-latex",
                            "application/tex", "text/tex", "tex", "latex"})
@@ -80,16 +83,19 @@ LIFTED_TAGS = {"figure": "div", "figcaption": "div", "ul": "ol", "aside": "div"}
 MAX_LIFT_DEPTH = 64
 OUTER_DELIMITERS = (("$$", "$$", True), ("\\[", "\\]", True), ("\\(", "\\)", False), ("$", "$", False))
 TEX_COMMENT = re.compile(r"(?<!\\)%[^\n]*")
+DISPLAYSTYLE_PREFIX = re.compile(r"^\\displaystyle(?![A-Za-z])\s*")
 
 
 def math_markers(html: str) -> tuple[str, ...]:
     """The MARKERS in the page; empty when it cannot hold a formula to rewrite."""
-    return tuple(marker for marker in MARKERS if marker in html)
+    found = present(html)
+    return tuple(marker for marker in MARKERS if marker in found)
 
 
 def has_math(html: str) -> bool:
     """True when the page may hold formulas that need rewriting (false positives cost a CSS query)."""
-    return any(marker in html for marker in MARKERS)
+    found = present(html)
+    return any(marker in found for marker in MARKERS)
 
 
 def rewrite_html(html: str) -> str:
@@ -113,7 +119,8 @@ def rewrite_tree(tree: HTMLTree, markers: tuple[str, ...] = MARKERS) -> int:
         return 0
     writer = _Writer(tree)
     # Containers first: their replacement also removes the renderings nested inside them.
-    for stage in (_data_attributes, _katex, _wikipedia, _mathjax, _scripts, _distill, _mathml, _images):
+    for stage in (_data_attributes, _katex, _wikipedia, _mathjax, _scripts, _distill, _equation_tables, _mathml,
+                  _images):
         stage(root, writer)
         if writer.count >= MAX_FORMULAS:
             break
@@ -184,12 +191,15 @@ def _is_footnotes(el: DOMNode) -> bool:
 
 
 def clean_tex(tex: str) -> str:
-    """TeX on one line: comments removed, whitespace collapsed, `{\\displaystyle ..}` unwrapped."""
+    """TeX on one line: comments removed, whitespace collapsed, `{\\displaystyle ..}` unwrapped
+    and a leading `\\displaystyle` dropped (LaTeXML's alttext has it; `$$` already says display)."""
     if "%" in tex:
         tex = TEX_COMMENT.sub("", tex)
     tex = " ".join(tex.split())
     if tex.startswith("{\\displaystyle") and _closing_brace(tex) == len(tex) - 1:
         tex = tex[len("{\\displaystyle"):-1].strip()
+    if tex.startswith("\\displaystyle"):
+        tex = DISPLAYSTYLE_PREFIX.sub("", tex, count=1)
     return tex
 
 
@@ -305,6 +315,37 @@ def _distill(root: DOMNode, w: _Writer) -> None:
     for el in root.query_selector_all("d-math, dt-math"):
         if _attached(el):
             w.put(el, el.text, el.hasattr("block"))
+
+
+def _equation_tables(root: DOMNode, w: _Writer) -> None:
+    """LaTeXML (arXiv HTML, ar5iv) lays display equations out as tables, an `align` row split
+    into one `<math>` per cell (`\\displaystyle f(x)` | `\\displaystyle =x^2`) and the equation
+    number in a cell of its own. Each row becomes one display formula followed by its number;
+    rows without math (`\\intertext`) keep their text."""
+    for table in root.query_selector_all("table.ltx_equation, table.ltx_equationgroup, table.ltx_eqn_table"):
+        if w.full():
+            return
+        if not _attached(table) or table.parent is None:
+            continue  # inside a group already rewritten
+        rows = []
+        for tr in table.query_selector_all("tr"):
+            texs = [mathml_tex(m, w) for m in tr.query_selector_all("math")]
+            if None in texs:
+                return  # over the MathML budget: the rest is left to the extractor as it is
+            tag = tr.query_selector(".ltx_tag_equation, .ltx_eqn_eqno")
+            rows.append((_join([clean_tex(t) for t in texs]), tag.text.strip() if tag is not None else "", tr.text))
+        block = w.tree.create_element("div")
+        for tex, number, text in rows:
+            p = w.tree.create_element("p")
+            block.append_child(p)
+            if not tex:
+                p.append_child(w.tree.create_text_node(" ".join(text.split())))
+                continue
+            slot = p.append_child(w.tree.create_element("span"))
+            w.put(slot, tex, True)
+            if number:
+                p.append_child(w.tree.create_text_node(number))
+        table.parent.replace_child(block, table)
 
 
 def _mathml(root: DOMNode, w: _Writer) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from resiliparse.parse.html import HTMLTree
 
 from webinstruct.lib.ingest.text_extract import ExtractOptions, extract_text
+from webinstruct.lib.page_markers import present, watch
 from webinstruct.lib.qa.markup import MarkupResult, QAPair, extract_qa_markup, has_markup_markers
 
 TEXT_OPTIONS = ExtractOptions(extractor="resiliparse", main_content=False)
@@ -54,8 +55,10 @@ POST_BODY_SELECTORS = ", ".join(
         ".msg_text",  # GameFAQs-style message boards (the text, not the signature)
     ]
 )
+# Q&A or forum types in markup: the page is read from its posts and markup.
+QA_MARKUP_MARKERS = watch("QAPage", "DiscussionForumPosting", "schema.org/Question")
 # Substrings that must be present before the page is parsed at all.
-STRUCTURE_MARKERS = (
+STRUCTURE_MARKERS = watch(
     "js-post-body",
     "post-text",
     "s-prose",
@@ -108,7 +111,7 @@ BLANK_LINES = re.compile(r"\n\s*\n+")
 
 def looks_like_qa(html: str) -> bool:
     """Cheap check for Q&A or forum markup or post-body markers in the raw HTML."""
-    return _qa_markup_markers(html) or any(m in html for m in STRUCTURE_MARKERS)
+    return _qa_markup_markers(html) or any(m in present(html) for m in STRUCTURE_MARKERS)
 
 
 def qa_main_text(
@@ -182,7 +185,8 @@ def _title(tree: HTMLTree) -> str:
 
 
 def _qa_markup_markers(html: str) -> bool:
-    return ("QAPage" in html or "DiscussionForumPosting" in html or "schema.org/Question" in html) and (has_markup_markers(html))
+    found = present(html)
+    return any(m in found for m in QA_MARKUP_MARKERS) and has_markup_markers(html)
 
 
 def _markup_blocks(html: str, url: str | None, pairs) -> list[tuple[str, str]]:

@@ -29,6 +29,7 @@ from extruct.utils import parse_html, parse_xmldom_html
 from extruct.w3cmicrodata import MicrodataExtractor
 
 from webinstruct.lib.ingest.text_extract import ExtractOptions, extract_text
+from webinstruct.lib.page_markers import present, watch
 
 SYNTAXES = ("json-ld", "microdata", "rdfa")
 MAX_HTML_CHARS = 8_000_000  # larger pages are not parsed for markup at all
@@ -47,7 +48,8 @@ QUESTION_TYPES = {"Question"}
 CONTAINER_TYPES = {"QAPage", "FAQPage"}
 FORUM_POST = "DiscussionForumPosting"
 # Cheap pre-checks: without one of these substrings there is no Q&A markup to find.
-TYPE_MARKERS = ("Question", "QAPage", "FAQPage", FORUM_POST)
+TYPE_MARKERS = watch("Question", "QAPage", "FAQPage", FORUM_POST)
+ANSWER_MARKERS = watch("acceptedAnswer", "suggestedAnswer")
 SCHEMA_PREFIX = re.compile(r"^https?://(www\.)?schema\.org/", re.IGNORECASE)
 HTML_TAG = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*[\s/>]|/[a-zA-Z]|!--)")
 BLOCK_TAG = re.compile(r"<(?:p|br|div|li|pre|h[1-6]|table|blockquote)[\s/>]", re.IGNORECASE)
@@ -113,7 +115,8 @@ class MarkupResult:
 
 def has_markup_markers(html: str) -> bool:
     """True when the page may hold Q&A markup; a substring scan, far cheaper than parsing."""
-    return any(m in html for m in TYPE_MARKERS) and SYNTAX_MARKER.search(html) is not None
+    found = present(html)
+    return any(m in found for m in TYPE_MARKERS) and SYNTAX_MARKER.search(html) is not None
 
 
 def extract_qa_markup(html: str, url: str | None) -> MarkupResult:
@@ -147,7 +150,7 @@ def _extract(html: str, url: str | None, result: MarkupResult) -> None:
         result.errors["html_too_large"] += 1
         return
     syntaxes = [s for s in SYNTAXES if _syntax_present(html, s)]
-    if "microdata" not in syntaxes and FORUM_POST in html:  # counted without parsing
+    if "microdata" not in syntaxes and FORUM_POST in present(html):  # counted without parsing
         posts = len(MICRODATA_FORUM_POST.findall(html))
         if posts:
             result.counts["microdata:DiscussionForumPosting"] += posts
@@ -178,7 +181,9 @@ def _syntax_present(html: str, syntax: str) -> bool:
         return JSONLD_MARKER.search(html) is not None
     if syntax == "microdata":
         # Forum posts without answers give no pairs: not worth parsing a whole thread for.
-        return MICRODATA_QA.search(html) is not None or (FORUM_POST in html and ("acceptedAnswer" in html or "suggestedAnswer" in html))
+        found = present(html)
+        return MICRODATA_QA.search(html) is not None or (
+            FORUM_POST in found and any(m in found for m in ANSWER_MARKERS))
     # RDFa goes through pyRdfa, the slowest of the three: only when a Q&A type is in a typeof.
     return RDFA_QA.search(html) is not None
 

@@ -282,3 +282,39 @@ def test_pages_whose_lists_hold_no_formula_are_left_as_they_were():
     tree = formulas.HTMLTree.parse(html)
     formulas.rewrite_tree(tree)
     assert tree.document.query_selector("ul") is not None and tree.document.query_selector("ol") is None
+
+
+def ltx_math(tex: str, display: str = "inline") -> str:
+    """LaTeXML's MathML: presentation, TeX annotation and alttext (an aligned cell's starts `\\displaystyle`)."""
+    return (f'<math alttext="{tex}" display="{display}"><semantics><mrow><mi>q</mi></mrow>'
+            f'<annotation encoding="application/x-tex">{tex}</annotation></semantics></math>')
+
+
+def ltx_row(cells: list[str], number: str) -> str:
+    tds = "".join(f'<td class="ltx_td ltx_eqn_cell">{c}</td>' for c in cells)
+    return (f'<tr class="ltx_equation ltx_eqn_row"><td class="ltx_eqn_cell ltx_eqn_center_padleft"></td>{tds}'
+            f'<td class="ltx_eqn_cell ltx_eqn_center_padright"></td><td class="ltx_eqn_cell ltx_eqn_eqno">'
+            f'<span class="ltx_tag ltx_tag_equation">{number}</span></td></tr>')
+
+
+def test_latexml_equation_tables_give_one_display_formula_per_row_with_its_number():
+    group = ('<table class="ltx_equationgroup ltx_eqn_align ltx_eqn_table"><tbody>'
+             + ltx_row([ltx_math("\\displaystyle f(x)"), ltx_math("\\displaystyle=x^{2}+1")], "(1)")
+             + '<tr class="ltx_eqn_row"><td class="ltx_eqn_cell">where the constant is fixed</td></tr>'
+             + ltx_row([ltx_math("\\displaystyle\\sum_{k}a_{k}"), ltx_math("\\displaystyle\\leq b")], "(2)")
+             + '</tbody></table>')
+    single = ('<table class="ltx_equation ltx_eqn_table"><tbody>'
+              + ltx_row([ltx_math("E=mc^{2}", "block")], "(3)") + '</tbody></table>')
+    text = text_of(paper(f'<div class="ltx_para"><p class="ltx_p">We define</p>{group}'
+                         f'<p class="ltx_p">and also</p>{single}<p class="ltx_p">Inline <math alttext="'
+                         f'\\displaystyle\\alpha"><mi>a</mi></math> too.</p></div>'))
+    assert delimited(text) == Counter({"f(x)=x^{2}+1": 1, "\\sum_{k}a_{k}\\leq b": 1, "E=mc^{2}": 1, "\\alpha": 1})
+    assert "$$f(x)=x^{2}+1$$ (1)" in text and "$$E=mc^{2}$$ (3)" in text
+    assert text.index("(1)") < text.index("where the constant is fixed") < text.index("(2)")
+    assert "\\displaystyle" not in text
+
+
+def test_displaystyle_prefix_is_dropped_but_not_a_longer_command():
+    assert clean_tex("\\displaystyle x^2") == "x^2"
+    assert clean_tex("\\displaystyle\\frac{1}{2}") == "\\frac{1}{2}"
+    assert clean_tex("\\displaystyles") == "\\displaystyles"
