@@ -19,7 +19,7 @@ from webinstruct.jobs.core.console import CONSOLE
 from webinstruct.jobs.core.figures import funnel, funnel_table
 from webinstruct.jobs.core.llm_stage import ensure_offline_model
 from webinstruct.jobs.core.summary import print_benchmarks, print_summary
-from webinstruct.jobs.stages import decontam, dedup, export, extract, fetch, gate, ingest, recall, refine, select, synthesize
+from webinstruct.jobs.stages import decontam, dedup, export, extract, fetch, gate, ingest, label, recall, refine, select, synthesize
 from webinstruct.jobs.stages.decontam import check
 
 
@@ -114,6 +114,8 @@ STEPS: tuple[Step, ...] = (
     Step("gate", "quality gate on each refined pair (faithful, grounded, real answer, well-formed, plausible) and its quality figure",
          ("qa_refined", "documents", "qa_markup"), ("qa_quality",), lambda spark, cfg, lake, o: gate.run(spark, cfg, lake),
          gate.summary_rows),
+    Step("label", "each refined pair's final answer: its type (integer, expression, proof, ...) and whether a checker could verify it",
+         ("qa_refined",), ("pair_labels",), lambda spark, cfg, lake, o: label.run(spark, cfg, lake), label.summary_rows),
     Step("decontam pairs", "10-gram, embedding and LLM-judge checks on refined pairs; publish the clean ones that passed the gate, one per duplicate",
          ("qa_refined", "benchmarks"), ("contamination", "decontam_checked", "decontam_judgements", "webinstruct"),
          lambda spark, cfg, lake, o: decontam.pairs(spark, cfg, lake), decontam.summary_rows,

@@ -411,6 +411,24 @@ QA_QUALITY = T.StructType(
     ]
 )
 
+# Labels of each refined pair (jobs/stages/label.py): what its final answer is and whether a
+# checker could verify it. One row per (pair, refiner, refined texts, rules version).
+PAIR_LABELS = T.StructType(
+    [
+        T.StructField("qa_id", T.StringType()),
+        T.StructField("refiner", T.StringType()),
+        T.StructField("doc_id", T.StringType()),
+        T.StructField("pair_hash", T.StringType()),  # the refined texts labelled: a new rewrite is labelled again
+        T.StructField("label_key", T.StringType()),  # the rules' version: changing them relabels every pair
+        T.StructField("final_answer", T.StringType()),  # null for proofs, essays and empty answers
+        T.StructField("answer_type", T.StringType()),  # lib/qa/answer_types.py ANSWER_TYPES
+        T.StructField("verifiable", T.BooleanType()),  # short and closed-form: math-verify or exact match can check it
+        T.StructField("answer_method", T.StringType()),  # how the final answer was found: boxed, gsm8k, stated, choice, ...
+        T.StructField("run_id", T.StringType()),
+        T.StructField("labelled_at", T.TimestampType()),
+    ]
+)
+
 WEBINSTRUCT = T.StructType(
     [
         T.StructField("index", T.LongType()),  # stable across runs and exports (hash of qa_id and refiner)
