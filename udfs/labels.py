@@ -1,7 +1,8 @@
 """mapInPandas function for pair labels: one batch of refined pairs -> pair_labels rows.
 
-The rules are plain Python over each pair's texts (lib/qa/answer_types.py); nothing loads
-per worker, so a batch costs the rules only.
+The answer rules are plain Python (lib/qa/answer_types.py); the subject classifier encodes
+each question with the MiniLM encoder, which loads once per Python worker, and its category
+prototypes are built once per worker too.
 """
 
 from __future__ import annotations
@@ -10,10 +11,24 @@ from typing import Callable, Iterator
 
 import pandas as pd
 
+from webinstruct.lib.decontam.embed_index import encode
 from webinstruct.lib.qa.answer_types import label
+from webinstruct.lib.qa.subjects import SubjectClassifier
+
+_CLASSIFIERS: dict[tuple[str, str, int], SubjectClassifier] = {}
 
 
-def label_map(columns: list[str]) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+def classifier(model: str, device: str = "cpu", threads: int = 0) -> SubjectClassifier:
+    key = (model, device, threads)
+    if key not in _CLASSIFIERS:
+        _CLASSIFIERS[key] = SubjectClassifier(lambda texts: encode(texts, model, 64, device, threads))
+    return _CLASSIFIERS[key]
+
+
+def label_map(columns: list[str], subject_model: str = "", device: str = "cpu",
+              threads: int = 0) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    """`subject_model`: the encoder of the subject classifier; "" leaves `category` null."""
+
     def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             labels = [label(q, a) for q, a in zip(batch["question"], batch["answer"])]
@@ -22,6 +37,13 @@ def label_map(columns: list[str]) -> Callable[[Iterator[pd.DataFrame]], Iterator
             out["answer_type"] = [x.answer_type for x in labels]
             out["verifiable"] = [x.verifiable for x in labels]
             out["answer_method"] = [x.method for x in labels]
+            if subject_model:
+                subjects = classifier(subject_model, device, threads).classify(list(batch["question"].fillna("")))
+                out["category"] = [c for c, _ in subjects]
+                out["category_score"] = [round(score, 4) for _, score in subjects]
+            else:
+                out["category"] = None
+                out["category_score"] = None
             yield out[columns]
 
     return fn

@@ -418,6 +418,18 @@ class SynthesizeSection:
 
 
 @dataclass
+class LabelSection:
+    """Labels for verifiable-answer sets (`webinstruct label`): the final answer's type, the
+    question's subject, and each question's difficulty from synthesize's pass rates."""
+
+    subject: bool = True  # the question's subject, by similarity to written descriptions (decontam.embed_model)
+    # difficulty bins of a question's pass rate (share of its samples equal to its reference):
+    # at least `easy` -> easy, at least `medium` -> medium, above 0 -> hard, 0 -> unsolved
+    easy: float = 0.75
+    medium: float = 0.25
+
+
+@dataclass
 class ExportSection:
     out: str = ""  # folder `webinstruct run` exports to ("" = no export); `webinstruct export --out` overrides
     format: str = field(default="parquet", metadata=choice("parquet", "jsonl"))
@@ -443,6 +455,7 @@ class Config:
     decontam: DecontamSection = field(default_factory=DecontamSection)
     gate: GateSection = field(default_factory=GateSection)
     synthesize: SynthesizeSection = field(default_factory=SynthesizeSection)
+    label: LabelSection = field(default_factory=LabelSection)
     export: ExportSection = field(default_factory=ExportSection)
 
     def to_dict(self) -> dict:
@@ -589,6 +602,7 @@ def _check_cross_fields(cfg: Config) -> None:
     _check_decontam(cfg)
     _check_gate(cfg)
     _check_synthesize(cfg)
+    _check_label(cfg)
     model = cfg.ingest.lid_model
     if model and "://" not in model and not Path(model).is_file():
         raise ConfigError(f"ingest.lid_model: no such file {model!r} (leave empty for the bundled lid.176.ftz)")
@@ -706,6 +720,12 @@ def _check_gate(cfg: Config) -> None:
                           f"got {g.score_weight + g.recall_weight + g.votes_weight}")
     if g.dedup_ngram < 1 or g.commit_pairs < 1:
         raise ConfigError(f"gate.dedup_ngram and gate.commit_pairs must be at least 1; got {g.dedup_ngram}, {g.commit_pairs}")
+
+
+def _check_label(cfg: Config) -> None:
+    b = cfg.label
+    if not 0.0 < b.medium <= b.easy <= 1.0:
+        raise ConfigError(f"label.medium and label.easy must satisfy 0 < medium <= easy <= 1; got {b.medium}, {b.easy}")
 
 
 def _check_synthesize(cfg: Config) -> None:

@@ -419,11 +419,13 @@ PAIR_LABELS = T.StructType(
         T.StructField("refiner", T.StringType()),
         T.StructField("doc_id", T.StringType()),
         T.StructField("pair_hash", T.StringType()),  # the refined texts labelled: a new rewrite is labelled again
-        T.StructField("label_key", T.StringType()),  # the rules' version: changing them relabels every pair
+        T.StructField("label_key", T.StringType()),  # rules' and subjects' versions, encoder: changing one relabels every pair
         T.StructField("final_answer", T.StringType()),  # null for proofs, essays and empty answers
         T.StructField("answer_type", T.StringType()),  # lib/qa/answer_types.py ANSWER_TYPES
         T.StructField("verifiable", T.BooleanType()),  # short and closed-form: math-verify or exact match can check it
         T.StructField("answer_method", T.StringType()),  # how the final answer was found: boxed, gsm8k, stated, choice, ...
+        T.StructField("category", T.StringType()),  # the question's subject (lib/qa/subjects.py); null with label.subject off
+        T.StructField("category_score", T.DoubleType()),  # cosine to the category's description and examples
         T.StructField("run_id", T.StringType()),
         T.StructField("labelled_at", T.TimestampType()),
     ]

@@ -1,4 +1,5 @@
-"""Label: each refined pair's final answer, its type and whether it is verifiable -> `pair_labels`.
+"""Label: each refined pair's final answer, its type, whether it is verifiable, and the
+question's subject -> `pair_labels`.
 
 What reinforcement learning with verifiable rewards filters on (WebInstruct-verified's
 `answer_type`): the final answer found the way votes find it, typed by rules
@@ -24,20 +25,30 @@ from webinstruct.jobs.core.runs import RunRecorder
 from webinstruct.jobs.core.tables import PAIR_LABELS
 from webinstruct.jobs.core.views import pair_hash, refined_pairs
 from webinstruct.lib.qa.answer_types import LABEL_VERSION
+from webinstruct.lib.qa.subjects import SUBJECT_VERSION
 from webinstruct.udfs.labels import label_map
 
 TABLE = "pair_labels"
 SOURCE = "qa_refined"
 
 
+def label_key(cfg: Config) -> str:
+    """What a pair_labels row was computed under: the answer rules, and with label.subject the
+    category descriptions and the encoder. Changing one labels every pair again."""
+    if not cfg.label.subject:
+        return LABEL_VERSION
+    return f"{LABEL_VERSION}+{SUBJECT_VERSION}:{cfg.decontam.embed_model}"
+
+
 @writes("label")
 def run(spark, cfg: Config, lake: Lake) -> dict:
     if not lake.exists(SOURCE):
         raise MissingInput(f"no table {SOURCE!r} in lake {lake.root} (run refine first)")
-    recorder = RunRecorder(lake, "label", cfg, args={"label_key": LABEL_VERSION})
-    pairs = refined_pairs(lake).withColumn("pair_hash", pair_hash()).withColumn("label_key", F.lit(LABEL_VERSION))
+    key = label_key(cfg)
+    recorder = RunRecorder(lake, "label", cfg, args={"label_key": key})
+    pairs = refined_pairs(lake).withColumn("pair_hash", pair_hash()).withColumn("label_key", F.lit(key))
     if lake.exists(TABLE):
-        done = lake.read(TABLE).where(F.col("label_key") == LABEL_VERSION).select("qa_id", "refiner", "pair_hash")
+        done = lake.read(TABLE).where(F.col("label_key") == key).select("qa_id", "refiner", "pair_hash")
         pairs = pairs.join(done, ["qa_id", "refiner", "pair_hash"], "left_anti")
     todo = pairs.select("qa_id", "refiner", "doc_id", "question", "answer", "pair_hash", "label_key")
     n = todo.count()
@@ -45,7 +56,8 @@ def run(spark, cfg: Config, lake: Lake) -> dict:
     if n:
         schema = T.StructType([f for f in PAIR_LABELS.fields if f.name not in ("run_id", "labelled_at")])
         out = (todo.repartition(cfg.spark.shuffle_partitions, "qa_id")
-               .mapInPandas(label_map(schema.fieldNames()), schema)
+               .mapInPandas(label_map(schema.fieldNames(), cfg.decontam.embed_model if cfg.label.subject else "",
+                                      cfg.decontam.embed_device, cfg.decontam.embed_threads), schema)
                .withColumn("run_id", F.lit(recorder.run_id)).withColumn("labelled_at", F.current_timestamp())
                .select(*PAIR_LABELS.fieldNames()))
         commit = lake.append(TABLE, out, txn=(f"webinstruct.label.{recorder.run_id}", 0))
@@ -54,6 +66,8 @@ def run(spark, cfg: Config, lake: Lake) -> dict:
         for row in written.groupBy("answer_type", "verifiable").count().collect():
             counters[f"type:{row['answer_type']}"] += row["count"]
             counters["verifiable" if row["verifiable"] else "not_verifiable"] += row["count"]
+        for row in written.where(F.col("category").isNotNull()).groupBy("category").count().collect():
+            counters[f"category:{row['category']}"] += row["count"]
     counters = dict(counters)
     recorder.finish("ok", counters)
     return counters
@@ -64,4 +78,7 @@ def summary_rows(counters: dict, lake: Lake | None = None) -> list[tuple[str, ob
             ("not verifiable", counters.get("not_verifiable", 0))]
     kinds = sorted(((k.split(":", 1)[1], v) for k, v in counters.items() if k.startswith("type:")), key=lambda kv: -kv[1])
     rows += [(f"  {kind}", count) for kind, count in kinds]
+    subjects = sorted(((k.split(":", 1)[1], v) for k, v in counters.items() if k.startswith("category:")), key=lambda kv: -kv[1])
+    if subjects:
+        rows += [("subjects", sum(v for _, v in subjects))] + [(f"  {name}", count) for name, count in subjects]
     return rows

@@ -19,6 +19,7 @@ from webinstruct.jobs.core.tables import PAIR_LABELS, QA_REFINED
 from webinstruct.jobs.stages import label
 from webinstruct.lib.qa.answer_types import LABEL_VERSION
 from webinstruct.lib.qa.answer_types import label as rules
+from webinstruct.lib.qa.subjects import CATEGORY_NAMES
 
 
 def _jsonl(*parts: str, n: int) -> list[dict]:
@@ -61,12 +62,16 @@ def test_each_refined_pair_gets_the_rules_label_once(env):
         row = got[qa_id]
         assert (row["final_answer"], row["answer_type"], row["verifiable"], row["answer_method"]) == \
                (want.final, want.answer_type, want.verifiable, want.method)
-        assert row["label_key"] == LABEL_VERSION
+        assert row["label_key"].startswith(LABEL_VERSION)
     assert all(got[f"g{i}"]["answer_type"] == "integer" and got[f"g{i}"]["verifiable"] for i in range(4))
     assert got["g0"]["final_answer"] == "18" and got["g0"]["answer_method"] == "gsm8k"
     assert got["proof"]["answer_type"] == "proof" and not got["proof"]["verifiable"] and got["proof"]["final_answer"] is None
     assert got["m0"]["answer_type"] == "set_or_tuple" and got["m0"]["answer_method"] == "boxed"  # (3, pi/2)
     assert sorted(lake.read("pair_labels").columns) == sorted(PAIR_LABELS.fieldNames())
+    # the subject: every pair gets one; these are maths questions
+    assert all(r["category"] in CATEGORY_NAMES and -1 <= r["category_score"] <= 1 for r in got.values())
+    assert sum(r["category"] == "math" for r in got.values()) >= len(rows) - 3
+    assert sum(first[f"category:{c}"] for c in CATEGORY_NAMES if f"category:{c}" in first) == len(rows)
 
 
 def test_rerun_labels_nothing_and_a_rewrite_is_labelled_again(env):
@@ -79,3 +84,9 @@ def test_rerun_labels_nothing_and_a_rewrite_is_labelled_again(env):
     assert again["labelled"] == 1
     latest = lake.read("pair_labels").where("qa_id = 'g1'").orderBy("labelled_at").collect()
     assert len(latest) == 2 and latest[-1]["final_answer"] == "3" and latest[-1]["answer_method"] == "stated"
+    # another key (subjects off) labels every current pair again, without a category
+    plain = load_config(lake=cfg.lake.root, overrides=["spark.shuffle_partitions=2", "label.subject=false"])
+    assert label.label_key(plain) != label.label_key(cfg)
+    assert label.run(spark, plain, lake)["labelled"] == len(rows)
+    rows_plain = lake.read("pair_labels").where(f"label_key = '{label.label_key(plain)}'").collect()
+    assert len(rows_plain) == len(rows) and all(r["category"] is None for r in rows_plain)
