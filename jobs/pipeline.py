@@ -19,7 +19,8 @@ from webinstruct.jobs.core.console import CONSOLE
 from webinstruct.jobs.core.figures import funnel, funnel_table
 from webinstruct.jobs.core.llm_stage import ensure_offline_model
 from webinstruct.jobs.core.summary import print_benchmarks, print_summary
-from webinstruct.jobs.stages import decontam, dedup, export, extract, fetch, gate, ingest, label, recall, refine, select, synthesize
+from webinstruct.jobs.stages import (decontam, dedup, difficulty, export, extract, fetch, gate, ingest, label, recall, refine, select,
+                                     synthesize)
 from webinstruct.jobs.stages.decontam import check
 
 
@@ -124,6 +125,9 @@ STEPS: tuple[Step, ...] = (
          "screened by dedup and decontam (off unless synthesize.enabled)",
          ("webinstruct", "synth_questions"), ("solutions", "solution_votes", "synth_questions", "synth_screen"), _synthesize,
          synthesize.summary_rows, lambda cfg: cfg.synthesize.enabled),
+    Step("difficulty", "each voted question's pass rate for its teacher (samples equal to the page's answer, else the majority), "
+         "binned easy / medium / hard / unsolved", ("solution_votes",), ("question_difficulty",),
+         lambda spark, cfg, lake, o: difficulty.run(spark, cfg, lake), difficulty.summary_rows),
     Step("export", "WebInstructSub shards, OpenMathInstruct-2 shards of kept solutions, and a dataset card",
          ("webinstruct", "solution_votes"), ("export folder",), _export, export.summary_rows),
 )
@@ -133,7 +137,8 @@ SKIPPED = {"ingest": "nothing to do (no archives given)",
            "select": "nothing to do (select.index and select.crawls not set)",
            "fetch": "nothing to do (no selection: run select)",
            "recall": 'skipped: recall is off (recall.recalled = "all"), every document goes on to dedup',
-           "synthesize": "nothing to do (synthesize.enabled = false)", "export": "nothing to do (no export folder)"}
+           "synthesize": "nothing to do (synthesize.enabled = false)",
+           "difficulty": "nothing to do (no solution_votes: synthesize has not run)", "export": "nothing to do (no export folder)"}
 
 
 def step(name: str) -> Step:

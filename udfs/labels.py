@@ -13,6 +13,7 @@ import pandas as pd
 
 from webinstruct.lib.decontam.embed_index import encode
 from webinstruct.lib.qa.answer_types import label
+from webinstruct.lib.qa.difficulty import level, pass_rate
 from webinstruct.lib.qa.subjects import SubjectClassifier
 
 _CLASSIFIERS: dict[tuple[str, str, int], SubjectClassifier] = {}
@@ -45,5 +46,25 @@ def label_map(columns: list[str], subject_model: str = "", device: str = "cpu",
                 out["category"] = None
                 out["category_score"] = None
             yield out[columns]
+
+    return fn
+
+
+def difficulty_map(columns: list[str], easy: float, medium: float,
+                   timeout_s: int) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    """solution_votes rows -> question_difficulty rows: each question's pass rate against its
+    reference (the page's answer, else the majority) and its bin."""
+
+    def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            rows = []
+            for r in batch.astype(object).where(batch.notna(), None).to_dict("records"):
+                groups = [(g["answer"], int(g["votes"])) for g in (r["groups"] if r["groups"] is not None else [])]
+                rate = pass_rate(groups, int(r["samples"] or 0), r["reference_answer"], r["majority_answer"], timeout_s)
+                rows.append({**{k: r[k] for k in ("question_id", "vote_key", "synth_key", "difficulty_key", "source", "qa_id",
+                                                  "refiner", "doc_id")},
+                             "samples": rate.samples, "passes": rate.passes, "pass_rate": rate.rate, "reference": rate.reference,
+                             "reference_kind": rate.reference_kind, "difficulty": level(rate.rate, easy, medium)})
+            yield pd.DataFrame.from_records(rows, columns=columns)
 
     return fn

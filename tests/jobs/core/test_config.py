@@ -83,6 +83,9 @@ def test_cli_reports_config_errors_before_spark(capsys):
         ('decontam.benchmarks=[{builtin="gsm9k", dir="x"}]', "decontam.benchmarks[0].builtin: unknown benchmark(s) gsm9k"),
         ("export.format=csv", "export.format must be one of parquet, jsonl"),
         ("export.shard_rows=0", "export.shard_rows must be at least 1"),
+        ("label.medium=0.9", "label.medium and label.easy must satisfy 0 < medium <= easy <= 1"),
+        ("label.easy=1.5", "label.medium and label.easy must satisfy 0 < medium <= easy <= 1"),
+        ("label.subject=1", "label.subject must be bool"),
     ],
 )
 def test_bad_decontam_and_export_settings_name_the_key(override, message):
