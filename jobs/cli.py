@@ -148,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("parquet", "jsonl"), default=None, help="default export.format")
     p.add_argument("--messages", action="store_true", default=None, help="add a chat messages column")
     p.add_argument("--min-quality", type=float, default=None, help="only pairs with quality at least this (default export.min_quality)")
+    p.add_argument("--layout", choices=("webinstructsub", "verified"), default=None,
+                   help="verified: question, final answer, answer_type, category, difficulty, source, index (default export.layout)")
+    p.add_argument("--verifiable-only", action="store_true", default=None, help="only pairs with a verifiable final answer")
+    p.add_argument("--difficulty", default=None, help="only these levels, comma-separated: easy,medium,hard,unsolved")
+    p.add_argument("--category", default=None, help="only these subjects, comma-separated (e.g. math,physics)")
 
     p = sub.add_parser("run", parents=[common], help="every stage in order (see below), incremental, then the funnel")
     p.add_argument("inputs", nargs="*", help="archives to ingest first (none: work on what the lake holds)")
@@ -264,7 +269,11 @@ def _decontam(spark, cfg, lake, args) -> int:
 
 
 def _export(spark, cfg, lake, args) -> int:
-    return _stage("export", export.run(spark, cfg, lake, args.out, args.format, args.messages, args.min_quality), lake)
+    def listed(text):
+        return [x.strip() for x in text.split(",") if x.strip()] if text is not None else None
+
+    return _stage("export", export.run(spark, cfg, lake, args.out, args.format, args.messages, args.min_quality, args.layout,
+                                       args.verifiable_only, listed(args.difficulty), listed(args.category)), lake)
 
 
 def _synthesize(spark, cfg, lake, args) -> int:

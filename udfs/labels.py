@@ -13,7 +13,8 @@ import pandas as pd
 
 from webinstruct.lib.decontam.embed_index import encode
 from webinstruct.lib.qa.answer_types import label
-from webinstruct.lib.qa.difficulty import level, pass_rate
+from webinstruct.lib.qa.difficulty import pass_rate
+from webinstruct.lib.qa.levels import level
 from webinstruct.lib.qa.subjects import SubjectClassifier
 
 _CLASSIFIERS: dict[tuple[str, str, int], SubjectClassifier] = {}

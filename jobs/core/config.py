@@ -19,6 +19,8 @@ from pathlib import Path
 
 from webinstruct.jobs.core.errors import ConfigError
 from webinstruct.lib.decontam.benchmark_spec import BenchmarkSpecError, parse_benchmarks
+from webinstruct.lib.qa.levels import LEVELS
+from webinstruct.lib.qa.subjects import CATEGORY_NAMES
 from webinstruct.lib.recall.seed_spec import SeedSpecError, parse_sources
 
 PACKAGED = ("local", "databricks", "emr")  # configs shipped in the package (conf/*.toml)
@@ -438,6 +440,12 @@ class ExportSection:
     name: str = "webinstruct"  # dataset name on the card
     min_quality: float = 0.0  # export only pairs whose quality (qa_quality, gate.*_weight) is at least this
     openmath: bool = True  # also export kept synthesized solutions in the OpenMathInstruct-2 shape (openmath/)
+    # webinstructsub: orig_question, orig_answer, question, answer, source, index; verified: question, answer (the
+    # final answer), answer_type, category, difficulty, source, index (WebInstruct-verified)
+    layout: str = field(default="webinstructsub", metadata=choice("webinstructsub", "verified"))
+    verifiable_only: bool = False  # only pairs whose final answer is verifiable (pair_labels)
+    difficulty: list = field(default_factory=list)  # only these levels (easy, medium, hard, unsolved); [] = all
+    category: list = field(default_factory=list)  # only these subjects (lib/qa/subjects.py); [] = all
 
 
 @dataclass
@@ -726,6 +734,10 @@ def _check_label(cfg: Config) -> None:
     b = cfg.label
     if not 0.0 < b.medium <= b.easy <= 1.0:
         raise ConfigError(f"label.medium and label.easy must satisfy 0 < medium <= easy <= 1; got {b.medium}, {b.easy}")
+    for key, allowed in (("difficulty", LEVELS), ("category", CATEGORY_NAMES)):
+        bad = [v for v in getattr(cfg.export, key) if v not in allowed]
+        if bad:
+            raise ConfigError(f"export.{key} may hold {', '.join(allowed)}; got {bad!r}")
 
 
 def _check_synthesize(cfg: Config) -> None:

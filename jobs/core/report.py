@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import BENCHMARK_SUMMARY_COLUMNS, benchmark_summary
 from webinstruct.jobs.core.figures import PART_ROWS, funnel, models_used
+from webinstruct.jobs.core.labels import current_vote_key, label_histograms, with_labels
 from webinstruct.jobs.core.views import quality_current
 from webinstruct.lib.report import plots
 from webinstruct.lib.report.page import Link, Page, figure, note, table
@@ -36,6 +37,7 @@ def figures(lake, cfg: Config, steps: list | None = None) -> dict:
         "dedup_cluster_sizes": _cluster_sizes(lake),
         "contamination": {"columns": BENCHMARK_SUMMARY_COLUMNS, "rows": benchmark_summary(lake, cfg)},
         "gate": _gate(lake, cfg),
+        "labels": _labels(lake, cfg),
         "pairs_per_source": _pairs_per_source(lake),
         "sample_pairs": _sample(lake),
         "models": [list(r) for r in models_used(lake)],
@@ -123,6 +125,13 @@ def _gate(lake, cfg: Config) -> dict:
             "reasons": {r["reason"]: int(r["count"]) for r in sorted(reasons, key=lambda r: (-r["count"], r["reason"]))}}
 
 
+def _labels(lake, cfg: Config) -> dict | None:
+    """The published pairs' answer types, subjects and difficulty (webinstruct label, difficulty)."""
+    if not lake.exists("webinstruct") or not lake.exists("pair_labels"):
+        return None
+    return label_histograms(with_labels(lake, cfg, lake.read("webinstruct"), current_vote_key(cfg)))
+
+
 def _pairs_per_source(lake) -> dict[str, int]:
     if not lake.exists("webinstruct"):
         return {}
@@ -161,6 +170,7 @@ def render(data: dict, root: str) -> str:
     _dedup_section(page, data)
     _contamination_section(page, data)
     _gate_section(page, data)
+    _labels_section(page, data)
     _sources_section(page, data)
     _sample_section(page, data)
     page.section("models", "Models and prompts", table(["stage", "model", "prompt version", "rows"], data["models"]))
@@ -265,6 +275,21 @@ def _gate_section(page: Page, data: dict) -> None:
         parts.append(figure(plots.hbar(list(g["reasons"].items()), "why pairs failed the quality gate", color=plots.ORANGE)))
     parts.append(table(["reason", "pairs"], [[k, v] for k, v in g["reasons"].items()]))
     page.section("gate", "Quality gate: rejection reasons", *parts)
+
+
+def _labels_section(page: Page, data: dict) -> None:
+    h = data.get("labels")
+    if not h:
+        page.section("labels", "Answer types, subjects and difficulty", note("no pair labelled yet (webinstruct label)"))
+        return
+    total = sum(h["answer_type"].values())
+    parts = [note(f"{h['verifiable']:,} of {total:,} published pairs have a verifiable final answer; difficulty comes from "
+                  "synthesize's pass rates (not labelled: the question was not sampled)")]
+    for column, title in (("answer_type", "answer type"), ("category", "subject"), ("difficulty", "difficulty")):
+        if h[column]:
+            parts.append(figure(plots.hbar(list(h[column].items()), f"published pairs by {title}")))
+            parts.append(table([title, "pairs"], [[k, v] for k, v in h[column].items()]))
+    page.section("labels", "Answer types, subjects and difficulty", *parts)
 
 
 def _sources_section(page: Page, data: dict) -> None:

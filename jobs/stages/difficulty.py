@@ -12,28 +12,22 @@ bins only votes with no row under the current rule and bins; new bins bin everyt
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from webinstruct.jobs.core.config import Config
+from webinstruct.jobs.core.labels import difficulty_key
 from webinstruct.jobs.core.lake import Lake
 from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.runs import RunRecorder
 from webinstruct.jobs.core.tables import QUESTION_DIFFICULTY
-from webinstruct.lib.qa.difficulty import DIFFICULTY_VERSION, LEVELS
+from webinstruct.lib.qa.levels import LEVELS
 from webinstruct.udfs.labels import difficulty_map
 
 TABLE = "question_difficulty"
 SOURCE = "solution_votes"
-
-
-def difficulty_key(cfg: Config) -> str:
-    bins = json.dumps([cfg.label.easy, cfg.label.medium])
-    return f"{DIFFICULTY_VERSION}-{hashlib.blake2b(bins.encode(), digest_size=4).hexdigest()}"
 
 
 @writes("difficulty")

@@ -2,7 +2,10 @@
 WebInstructSub schema (orig_question, orig_answer, question, answer, source, index),
 optionally a chat `messages` column, and a dataset card (README.md with a Hugging Face
 header, plus card.json) with the funnel, the sources, the models and prompts, and the
-decontamination figures.
+decontamination figures. `--layout verified` writes the WebInstruct-verified shape instead
+(question, final answer, answer_type, category, difficulty, source, index; the labels of
+`webinstruct label` and `webinstruct difficulty`), and `--verifiable-only`, `--difficulty`
+and `--category` narrow either layout; the card then shows the three histograms.
 
 Shards are `data/train-00000-of-000NN.{parquet,jsonl}`, rows ordered by the stable
 `index`, written by the executors into a sibling folder, renamed there and swapped in
@@ -11,7 +14,8 @@ sessions alike). The target must be new, empty or an earlier export of ours (its
 says so); an export replaces only its own files and never writes inside the lake.
 Exporting the same table version the same way again does nothing.
 
-    webinstruct export --format parquet|jsonl --out DIR [--messages]
+    webinstruct export --format parquet|jsonl --out DIR [--messages] [--layout verified]
+                       [--verifiable-only] [--difficulty easy,medium] [--category math,physics]
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import math
 import time
 import uuid
+from dataclasses import dataclass
 
 from pyarrow.fs import FileType
 from pyspark.sql import functions as F
@@ -29,12 +34,26 @@ from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import BENCHMARK_SUMMARY_COLUMNS, benchmark_summary
 from webinstruct.jobs.core.errors import ExportError
 from webinstruct.jobs.core.figures import funnel, models_used
+from webinstruct.jobs.core.labels import difficulty_key, label_histograms, label_key, with_labels
 from webinstruct.jobs.core.synthesis import VOTES, current_votes, kept_solutions, synth_key, vote_key
 from webinstruct.jobs.core.views import quality_current
 from webinstruct.lib.llm.prompts import PromptError, load_prompt
+from webinstruct.lib.qa.levels import LEVELS
+from webinstruct.lib.qa.subjects import CATEGORY_NAMES
 from webinstruct.lib.text_table import markdown
 
 COLUMNS = ["orig_question", "orig_answer", "question", "answer", "source", "index"]
+# WebInstruct-verified: `answer` is the final answer alone (pair_labels.final_answer)
+VERIFIED_COLUMNS = ["question", "answer", "answer_type", "category", "difficulty", "source", "index"]
+COLUMNS_TEXT = ("- `orig_question`, `orig_answer`: the pair as extracted from the page\n- `question`, `answer`: the refined pair\n"
+                "- `source`: the page's registered domain\n- `index`: a stable integer id (the same pair keeps it across exports)\n")
+COLUMNS_TEXT_VERIFIED = (
+    "- `question`: the refined question\n- `answer`: its final answer alone (boxed, `####`, \"the answer is\" or the result "
+    "the worked answer ends on; null for proofs and essays)\n- `answer_type`: integer, decimal, fraction, expression, equation, "
+    "interval, set_or_tuple, matrix, multiple_choice, boolean, short_text, long_text, proof or none\n"
+    "- `category`: the question's subject\n- `difficulty`: easy, medium, hard or unsolved, from the teacher's pass rate "
+    "(null where synthesize has not sampled the question)\n- `source`: the page's registered domain\n"
+    "- `index`: a stable integer id (the same pair keeps it across exports)\n")
 GENERATOR = "webinstruct"  # card.json's mark: a folder holding it is an export of ours
 OWN = ("data", "openmath", "README.md", "card.json")  # what an export writes, and all it ever replaces
 OPENMATH_COLUMNS = ["problem", "generated_solution", "expected_answer", "problem_source"]
@@ -42,10 +61,27 @@ STAGING = ".webinstruct-tmp-"  # sibling folders an export builds in, removed wh
 STALE_S = 3600  # a staging sibling older than this belongs to a killed export: removed
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Which published pairs an export writes, and in which shape."""
+
+    layout: str = "webinstructsub"
+    min_quality: float = 0.0
+    verifiable_only: bool = False
+    difficulty: tuple[str, ...] = ()
+    category: tuple[str, ...] = ()
+
+    @property
+    def labelled(self) -> bool:
+        return self.layout == "verified" or self.verifiable_only or bool(self.difficulty) or bool(self.category)
+
+
 def run(spark, cfg: Config, lake, out: str | None = None, fmt: str | None = None, messages: bool | None = None,
-        min_quality: float | None = None) -> dict:
+        min_quality: float | None = None, layout: str | None = None, verifiable_only: bool | None = None,
+        difficulty: list[str] | None = None, category: list[str] | None = None) -> dict:
     """Export `webinstruct` to `out` (default export.out). The export is built in a sibling
-    folder and swapped in; an unchanged table exported the same way writes nothing."""
+    folder and swapped in; an unchanged table exported the same way writes nothing. The
+    other arguments default to their export.* keys."""
     e = cfg.export
     out = str(out or e.out or "").rstrip("/")
     fmt = fmt or e.format
@@ -57,6 +93,9 @@ def run(spark, cfg: Config, lake, out: str | None = None, fmt: str | None = None
         raise ExportError(f"--format must be parquet or jsonl; got {fmt!r}")
     if not out:
         raise ExportError("no output folder: pass --out DIR or set export.out")
+    pick = Selection(layout or e.layout, min_quality, e.verifiable_only if verifiable_only is None else verifiable_only,
+                     tuple(e.difficulty if difficulty is None else difficulty), tuple(e.category if category is None else category))
+    _check_selection(pick)
     if not lake.exists("webinstruct"):
         raise ExportError(f"no table 'webinstruct' in lake {lake.root} (run `webinstruct decontam run` or `webinstruct run` first)")
     if storage.inside(out, lake.root) or storage.inside(lake.root, out):
@@ -65,7 +104,13 @@ def run(spark, cfg: Config, lake, out: str | None = None, fmt: str | None = None
     stamp = {"webinstruct_version": lake.version("webinstruct"), "format": fmt, "messages": bool(messages), "shard_rows": e.shard_rows,
              "min_quality": min_quality, "openmath": e.openmath,
              "votes_version": lake.version(VOTES) if e.openmath and lake.exists(VOTES) else None,
-             "vote_key": vote_key(cfg, synth_key(cfg, _solve_version(cfg))) if e.openmath else None}
+             "vote_key": vote_key(cfg, synth_key(cfg, _solve_version(cfg))) if e.openmath or pick.labelled else None,
+             "layout": pick.layout, "verifiable_only": pick.verifiable_only, "difficulty": list(pick.difficulty),
+             "category": list(pick.category)}
+    if pick.labelled:
+        stamp.update(labels_version=lake.version("pair_labels") if lake.exists("pair_labels") else None,
+                     difficulty_version=lake.version("question_difficulty") if lake.exists("question_difficulty") else None,
+                     label_key=label_key(cfg), difficulty_key=difficulty_key(cfg))
     if facts is not None and all(facts.get(k) == v for k, v in stamp.items()):  # same table, same way: nothing to do
         files = facts.get("files", []) + facts.get("synthesis", {}).get("files", [])
         return {"rows": facts.get("rows", 0), "shards": len(facts.get("files", [])), "files": files,
@@ -73,9 +118,11 @@ def run(spark, cfg: Config, lake, out: str | None = None, fmt: str | None = None
     _remove_stale_staging(out)
     staging = f"{out}{STAGING}{uuid.uuid4().hex[:12]}"
     try:
-        total, files = _write_shards(lake, staging, fmt, messages, e.shard_rows, min_quality)
+        selected = _selected(cfg, lake, pick, stamp["vote_key"])
+        total, files = _write_shards(selected, staging, fmt, messages, e.shard_rows, pick.layout)
         solutions, openmath = _write_openmath(cfg, lake, staging, fmt, e.shard_rows)
-        card = dataset_card(spark, cfg, lake, total, fmt, messages, files, solutions, openmath)
+        card = dataset_card(spark, cfg, lake, total, fmt, messages, files, solutions, openmath, selected if pick.labelled else None,
+                            pick)
         card["facts"].update(stamp, generator=GENERATOR, own=list(OWN))
         storage.write_text(f"{staging}/README.md", card["markdown"])
         storage.write_text(f"{staging}/card.json", json.dumps(card["facts"], indent=1, default=str))
@@ -113,14 +160,40 @@ def _remove_stale_staging(out: str) -> None:
             storage.remove(f"{parent}/{entry.base_name}")
 
 
-def _write_shards(lake, staging: str, fmt: str, messages: bool, shard_rows: int, min_quality: float = 0.0) -> tuple[int, list[str]]:
-    """Spark writes the part files; they are renamed to data/train-i-of-n in `staging`."""
+def _check_selection(pick: Selection) -> None:
+    if pick.layout not in ("webinstructsub", "verified"):
+        raise ExportError(f"--layout must be webinstructsub or verified; got {pick.layout!r}")
+    for name, values, allowed in (("--difficulty", pick.difficulty, LEVELS), ("--category", pick.category, CATEGORY_NAMES)):
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            raise ExportError(f"{name} may hold {', '.join(allowed)}; got {', '.join(bad)}")
+
+
+def _selected(cfg: Config, lake, pick: Selection, vkey: str | None):
+    """The published pairs to export, with their labels when the layout or a filter needs them."""
     table = lake.read("webinstruct")
-    if min_quality > 0 and "quality" in table.columns:
-        table = table.where(F.coalesce(F.col("quality"), F.lit(0.0)) >= min_quality)
+    if pick.min_quality > 0 and "quality" in table.columns:
+        table = table.where(F.coalesce(F.col("quality"), F.lit(0.0)) >= pick.min_quality)
+    if not pick.labelled:
+        return table
+    table = with_labels(lake, cfg, table, vkey)
+    if pick.verifiable_only:
+        table = table.where(F.coalesce(F.col("verifiable"), F.lit(False)))
+    if pick.difficulty:
+        table = table.where(F.col("difficulty").isin(list(pick.difficulty)))
+    if pick.category:
+        table = table.where(F.col("category").isin(list(pick.category)))
+    return table
+
+
+def _write_shards(table, staging: str, fmt: str, messages: bool, shard_rows: int, layout: str) -> tuple[int, list[str]]:
+    """Spark writes the part files; they are renamed to data/train-i-of-n in `staging`."""
     total = table.count()
     shards = max(1, math.ceil(total / shard_rows))
-    data = table.select(*COLUMNS)
+    if layout == "verified":
+        data = table.select("question", F.col("final_answer").alias("answer"), *VERIFIED_COLUMNS[2:])
+    else:
+        data = table.select(*COLUMNS)
     if messages:
         data = data.withColumn("messages", F.array(
             F.struct(F.lit("user").alias("role"), F.col("question").alias("content")),
@@ -189,7 +262,7 @@ def _swap_in(staging: str, out: str, previous: tuple[str, ...]) -> None:
 
 
 def dataset_card(spark, cfg: Config, lake, total: int, fmt: str, messages: bool, files: list[str], solutions: int = 0,
-                 openmath: list[str] | None = None) -> dict:
+                 openmath: list[str] | None = None, labelled=None, pick: Selection | None = None) -> dict:
     sources = [(r["source"], int(r["n"])) for r in lake.read("webinstruct").groupBy("source").agg(F.count("*").alias("n"))
                .orderBy(F.desc("n"), "source").limit(25).collect()]
     steps = funnel(lake)
@@ -207,7 +280,13 @@ def dataset_card(spark, cfg: Config, lake, total: int, fmt: str, messages: bool,
             "benchmarks": [dict(zip(BENCHMARK_SUMMARY_COLUMNS, row)) for row in bench],
         },
     }
-    features = "\n".join(f"  - name: {c}\n    dtype: {'int64' if c == 'index' else 'string'}" for c in COLUMNS)
+    pick = pick or Selection()
+    columns = VERIFIED_COLUMNS if pick.layout == "verified" else COLUMNS
+    histograms = label_histograms(labelled) if labelled is not None else None
+    if histograms is not None:
+        facts["labels"] = {"layout": pick.layout, "verifiable_only": pick.verifiable_only, "difficulty_filter": list(pick.difficulty),
+                           "category_filter": list(pick.category), **histograms}
+    features = "\n".join(f"  - name: {c}\n    dtype: {'int64' if c == 'index' else 'string'}" for c in columns)
     if messages:
         features += "\n  - name: messages\n    list:\n    - name: role\n      dtype: string\n    - name: content\n      dtype: string"
     header = (
@@ -219,12 +298,13 @@ def dataset_card(spark, cfg: Config, lake, total: int, fmt: str, messages: bool,
     body = [
         f"# {cfg.export.name}\n",
         f"{total} question-answer pairs harvested from web crawls by webinstruct (MAmmoTH2-style: recall, dedup, "
-        "LLM extraction and refinement, three-tier decontamination), in the WebInstructSub schema"
+        "LLM extraction and refinement, three-tier decontamination), in the "
+        + ("WebInstruct-verified schema" if pick.layout == "verified" else "WebInstructSub schema")
         + (" with a chat `messages` column." if messages else ".") + f" {len(files)} {fmt} shard(s) under `data/`.\n",
         "## Columns\n",
-        "- `orig_question`, `orig_answer`: the pair as extracted from the page\n- `question`, `answer`: the refined pair\n"
-        "- `source`: the page's registered domain\n- `index`: a stable integer id (the same pair keeps it across exports)\n"
+        (COLUMNS_TEXT_VERIFIED if pick.layout == "verified" else COLUMNS_TEXT)
         + ("- `messages`: the refined pair as a user/assistant chat\n" if messages else ""),
+        *(["## Answer types, subjects and difficulty\n", labels_text(histograms, pick) + "\n"] if histograms is not None else []),
         "## Funnel\n", markdown(["stage", "count"], [[s, "-" if n is None else n] for s, n in steps]) + "\n",
         "## Sources (top 25 domains)\n", markdown(["domain", "pairs"], [list(x) for x in sources]) + "\n",
         "## Models and prompts\n", markdown(["stage", "model", "prompt version", "rows"], [list(x) for x in used]) + "\n",
@@ -243,6 +323,17 @@ def dataset_card(spark, cfg: Config, lake, total: int, fmt: str, messages: bool,
         "Every finding, with its evidence, is in the lake's `contamination` table.\n",
     ]
     return {"markdown": header + "\n" + "\n".join(body), "facts": facts}
+
+
+def labels_text(histograms: dict, pick: Selection) -> str:
+    filters = [f for f in (("verifiable answers only" if pick.verifiable_only else ""),
+                           (f"difficulty {', '.join(pick.difficulty)}" if pick.difficulty else ""),
+                           (f"subjects {', '.join(pick.category)}" if pick.category else "")) if f]
+    lines = [f"Selected: {'; '.join(filters) if filters else 'every published pair'}. "
+             f"{histograms['verifiable']} of the exported pairs have a verifiable final answer.\n"]
+    for column, title in (("answer_type", "answer type"), ("category", "subject"), ("difficulty", "difficulty")):
+        lines.append(markdown([title, "pairs"], [[k, v] for k, v in histograms[column].items()]) + "\n")
+    return "\n".join(lines)
 
 
 def gate_text(cfg: Config, lake, facts: dict) -> str:

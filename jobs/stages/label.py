@@ -19,25 +19,16 @@ from pyspark.sql import types as T
 
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import MissingInput
+from webinstruct.jobs.core.labels import label_key
 from webinstruct.jobs.core.lake import Lake
 from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.runs import RunRecorder
 from webinstruct.jobs.core.tables import PAIR_LABELS
 from webinstruct.jobs.core.views import pair_hash, refined_pairs
-from webinstruct.lib.qa.answer_types import LABEL_VERSION
-from webinstruct.lib.qa.subjects import SUBJECT_VERSION
 from webinstruct.udfs.labels import label_map
 
 TABLE = "pair_labels"
 SOURCE = "qa_refined"
-
-
-def label_key(cfg: Config) -> str:
-    """What a pair_labels row was computed under: the answer rules, and with label.subject the
-    category descriptions and the encoder. Changing one labels every pair again."""
-    if not cfg.label.subject:
-        return LABEL_VERSION
-    return f"{LABEL_VERSION}+{SUBJECT_VERSION}:{cfg.decontam.embed_model}"
 
 
 @writes("label")

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from webinstruct.lib.qa.answers import equivalent
 
 DIFFICULTY_VERSION = "difficulty-1"  # bump when the rule changes: every question is binned again
-LEVELS = ("easy", "medium", "hard", "unsolved")
 MAX_GROUPS = 64  # groups compared with the reference per question (n samples give at most n)
 
 
@@ -37,14 +36,3 @@ def pass_rate(groups: list[tuple[str, int]], samples: int, reference: str | None
     if majority is None or not groups:
         return PassRate(0, samples, 0.0, None, "none")
     return PassRate(int(groups[0][1]), samples, round(int(groups[0][1]) / samples, 4), majority, "majority")
-
-
-def level(rate: float | None, easy: float, medium: float) -> str | None:
-    """easy at or above `easy`, medium at or above `medium`, hard above 0, unsolved at 0."""
-    if rate is None:
-        return None
-    if rate >= easy:
-        return "easy"
-    if rate >= medium:
-        return "medium"
-    return "hard" if rate > 0 else "unsolved"

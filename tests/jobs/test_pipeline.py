@@ -94,6 +94,10 @@ def _check_report(run, lake):
     published = lake.read("webinstruct").collect()
     assert funnel["clean pairs (webinstruct)"] == len(published) and funnel["documents (language, length)"] == lake.count("documents")
     assert fig["pairs_per_source"] == dict(Counter(r["source"] for r in published))
+    labels = {(r["qa_id"], r["refiner"]): r for r in lake.read("pair_labels").collect()}  # one key, texts unchanged since
+    assert fig["labels"]["answer_type"] == dict(Counter(labels[(p["qa_id"], p["refiner"])]["answer_type"] for p in published))
+    assert fig["labels"]["verifiable"] == sum(bool(labels[(p["qa_id"], p["refiner"])]["verifiable"]) for p in published)
+    assert "Answer types, subjects and difficulty" in html
     scores = [r["score"] for r in lake.read("recall_scores").collect()]
     assert fig["recall"]["rounds"]["1"] == [sum(min(int(s * 20), 19) == b for s in scores) for b in range(20)]
     assert fig["recall"]["models"][0]["metrics"] == {k: round(v, 4) for k, v in lake.read("models").first()["metrics"].items()}

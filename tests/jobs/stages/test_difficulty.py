@@ -6,6 +6,7 @@ from __future__ import annotations
 from webinstruct.jobs.core.config import load_config
 from webinstruct.jobs.core.lake import open_lake
 from webinstruct.jobs.core.tables import SOLUTION_VOTES
+from webinstruct.jobs.core import labels
 from webinstruct.jobs.stages import difficulty
 
 
@@ -15,6 +16,7 @@ def _votes(spark, lake, rows):
              "refiner": "m1", "doc_id": f"doc-{q}", "question": f"question {q}", "samples": n,
              "parsed": sum(v for _, v in groups), "groups": [{"answer": a, "votes": v} for a, v in groups],
              "majority_answer": groups[0][0] if groups else None, "votes": groups[0][1] if groups else 0,
+             "agreement": groups[0][1] / sum(v for _, v in groups) if groups else 0.0, "majority_ok": bool(groups),
              "reference_answer": ref, "keep_policy": "majority", "kept_samples": [], "run_id": run} for q, t, n, groups, ref, run in rows]
     lake.append("solution_votes", spark.createDataFrame([{f: r.get(f) for f in SOLUTION_VOTES.fieldNames()} for r in data],
                                                         SOLUTION_VOTES))
@@ -49,5 +51,5 @@ def test_pass_rates_per_question_and_teacher_binned_once(spark, tmp_path):
     again = difficulty.run(spark, strict, lake)
     assert again["binned"] == 7
     mine = {(r["question_id"], r["synth_key"]): r["difficulty"] for r in
-            lake.read("question_difficulty").where(f"difficulty_key = '{difficulty.difficulty_key(strict)}'").collect()}
+            lake.read("question_difficulty").where(f"difficulty_key = '{labels.difficulty_key(strict)}'").collect()}
     assert mine[("q1", "synth-small")] == "medium" and mine[("q1", "synth-large")] == "easy" and mine[("q3", "synth-small")] == "hard"

@@ -16,6 +16,7 @@ from tests.conftest import shared
 from webinstruct.jobs.core.config import load_config
 from webinstruct.jobs.core.lake import open_lake
 from webinstruct.jobs.core.tables import PAIR_LABELS, QA_REFINED
+from webinstruct.jobs.core import labels
 from webinstruct.jobs.stages import label
 from webinstruct.lib.qa.answer_types import LABEL_VERSION
 from webinstruct.lib.qa.answer_types import label as rules
@@ -86,7 +87,7 @@ def test_rerun_labels_nothing_and_a_rewrite_is_labelled_again(env):
     assert len(latest) == 2 and latest[-1]["final_answer"] == "3" and latest[-1]["answer_method"] == "stated"
     # another key (subjects off) labels every current pair again, without a category
     plain = load_config(lake=cfg.lake.root, overrides=["spark.shuffle_partitions=2", "label.subject=false"])
-    assert label.label_key(plain) != label.label_key(cfg)
+    assert labels.label_key(plain) != labels.label_key(cfg)
     assert label.run(spark, plain, lake)["labelled"] == len(rows)
-    rows_plain = lake.read("pair_labels").where(f"label_key = '{label.label_key(plain)}'").collect()
+    rows_plain = lake.read("pair_labels").where(f"label_key = '{labels.label_key(plain)}'").collect()
     assert len(rows_plain) == len(rows) and all(r["category"] is None for r in rows_plain)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 
 from tests.conftest import shared
-from webinstruct.lib.qa.difficulty import LEVELS, level, pass_rate
+from webinstruct.lib.qa.difficulty import pass_rate
+from webinstruct.lib.qa.levels import LEVELS, level
 from webinstruct.lib.qa.synthesis import KeepRule, decide
 
 RULE = KeepRule("majority", 2, 0.5, 5)
