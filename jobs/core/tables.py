@@ -431,29 +431,6 @@ PAIR_LABELS = T.StructType(
     ]
 )
 
-# Difficulty of each voted question for its teacher (jobs/stages/difficulty.py): one row per
-# (question, vote key: teacher, prompt and sampling settings, n), difficulty settings.
-QUESTION_DIFFICULTY = T.StructType(
-    [
-        T.StructField("question_id", T.StringType()),
-        T.StructField("vote_key", T.StringType()),
-        T.StructField("synth_key", T.StringType()),  # the teacher and its sampling settings
-        T.StructField("difficulty_key", T.StringType()),  # rule version and the label.easy / label.medium bins
-        T.StructField("source", T.StringType()),
-        T.StructField("qa_id", T.StringType()),
-        T.StructField("refiner", T.StringType()),
-        T.StructField("doc_id", T.StringType()),
-        T.StructField("samples", T.IntegerType()),
-        T.StructField("passes", T.IntegerType()),  # samples whose answer equals the reference
-        T.StructField("pass_rate", T.DoubleType()),
-        T.StructField("reference", T.StringType()),
-        T.StructField("reference_kind", T.StringType()),  # page (its own answer) | majority | none
-        T.StructField("difficulty", T.StringType()),  # easy | medium | hard | unsolved
-        T.StructField("run_id", T.StringType()),
-        T.StructField("computed_at", T.TimestampType()),
-    ]
-)
-
 WEBINSTRUCT = T.StructType(
     [
         T.StructField("index", T.LongType()),  # stable across runs and exports (hash of qa_id and refiner)
@@ -560,5 +537,27 @@ SOLUTION_VOTES = T.StructType(
         T.StructField("kept_samples", T.ArrayType(T.IntegerType())),
         T.StructField("run_id", T.StringType()),
         T.StructField("voted_at", T.TimestampType()),
+    ]
+)
+
+# Difficulty of each voted question for its teacher (jobs/stages/difficulty.py): one row per
+# (question, vote key: teacher, prompt and sampling settings, n), difficulty settings.
+QUESTION_DIFFICULTY = T.StructType(
+    [
+        T.StructField("question_id", T.StringType()),
+        T.StructField("vote_key", T.StringType()),
+        T.StructField("synth_key", T.StringType()),  # the teacher and its sampling settings
+        T.StructField("difficulty_key", T.StringType()),  # rule version and the label.easy / label.medium bins
+    ]
+    + _LINEAGE_FIELDS
+    + [
+        T.StructField("samples", T.IntegerType()),
+        T.StructField("passes", T.IntegerType()),  # samples whose answer equals the reference
+        T.StructField("pass_rate", T.DoubleType()),
+        T.StructField("reference", T.StringType()),
+        T.StructField("reference_kind", T.StringType()),  # page (its own answer) | majority | none
+        T.StructField("difficulty", T.StringType()),  # easy | medium | hard | unsolved
+        T.StructField("run_id", T.StringType()),
+        T.StructField("computed_at", T.TimestampType()),
     ]
 )

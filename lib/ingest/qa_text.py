@@ -111,7 +111,8 @@ BLANK_LINES = re.compile(r"\n\s*\n+")
 
 def looks_like_qa(html: str) -> bool:
     """Cheap check for Q&A or forum markup or post-body markers in the raw HTML."""
-    return _qa_markup_markers(html) or any(m in present(html) for m in STRUCTURE_MARKERS)
+    found = present(html)
+    return _qa_markup_markers(html) or any(m in found for m in STRUCTURE_MARKERS)
 
 
 def qa_main_text(

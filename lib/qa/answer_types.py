@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from webinstruct.lib.qa.answers import MAX_ANSWER_CHARS, TEXT_WRAP, Extracted, extract
+from webinstruct.lib.qa.answers import MAX_ANSWER_CHARS, NUMBER, TEXT_WRAP, Extracted, extract
 
 ANSWER_TYPES = ("integer", "decimal", "fraction", "expression", "equation", "interval", "set_or_tuple", "matrix",
                 "multiple_choice", "boolean", "short_text", "long_text", "proof", "none")
@@ -58,7 +58,6 @@ ANSWER_FOLLOWS = re.compile(r"(?i)\s*,?\s*(?:which|that)\s+is\s+(?:the\s+)?(?:re
 DANGLING = re.compile(r"(?i)(?:\b(?:to|of|is|as|by|be|that)|:)\s*$")
 COMMAND = re.compile(r"\\[A-Za-z]+")
 PLUS_MINUS = re.compile(r"\\pm(?![A-Za-z])|±|\\mp(?![A-Za-z])")
-NUMBER_AT = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
 MATH_SIGNS = re.compile(r"[\\^_=+*/()\[\]{}|]|\d|\b[a-zA-Z]\b")
 WORD = re.compile(r"[^\W\d_]{2,}")
 
@@ -143,7 +142,7 @@ def _last_number_trusted(text: str) -> bool:
     """The last number stands for the answer only in a short plain-text reply that ends on it."""
     if len(text.split()) > MAX_WORDS_FOR_LAST_NUMBER or "$" in text or "\\" in text or "http" in text:
         return False
-    numbers = list(NUMBER_AT.finditer(text))
+    numbers = list(NUMBER.finditer(text))
     return bool(numbers) and len(text) - numbers[-1].end() <= MAX_TEXT_AFTER_FORMULA
 
 

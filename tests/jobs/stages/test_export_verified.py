@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import shared
+from webinstruct.jobs.cli import main
 from webinstruct.jobs.core.config import load_config
 from webinstruct.jobs.core.errors import ExportError
 from webinstruct.jobs.core.lake import open_lake
@@ -105,3 +106,17 @@ def test_filters_narrow_either_layout(env):
     assert export.run(spark, cfg, lake, str(tmp / "none"), "parquet", category=[other])["rows"] == 0
     with pytest.raises(ExportError, match="--difficulty may hold easy, medium, hard, unsolved; got trivial"):
         export.run(spark, cfg, lake, str(tmp / "bad"), "parquet", difficulty=["trivial"])
+
+
+def test_the_cli_reads_comma_lists_and_names_a_bad_value(env, capsys):
+    spark, cfg, lake, tmp = env
+    root = cfg.lake.root
+    assert main(["--lake", root, "export", "--out", str(tmp / "cli"), "--layout", "verified", "--verifiable-only",
+                 "--difficulty", "easy, hard"]) == 0
+    assert sorted(r["difficulty"] for r in _read(tmp / "cli")) == ["easy", "hard"]
+    capsys.readouterr()
+    assert main(["--lake", root, "export", "--out", str(tmp / "cli2"), "--category", "maths"]) != 0
+    assert "--category may hold math, physics" in capsys.readouterr().err
+    assert not (tmp / "cli2").exists()
+    assert main(["--lake", str(tmp / "empty-lake"), "difficulty"]) == 0
+    assert "nothing to do (no solution_votes: synthesize has not run)" in capsys.readouterr().out
