@@ -123,7 +123,7 @@ STEPS: tuple[Step, ...] = (
          lambda cfg: cfg.decontam.embed and cfg.decontam.judge),
     Step("synthesize", "sampled solutions voted by equivalent final answers (OpenMathInstruct-2); with augment, new problems "
          "screened by dedup and decontam (off unless synthesize.enabled)",
-         ("webinstruct", "synth_questions"), ("solutions", "solution_votes", "synth_questions", "synth_screen"), _synthesize,
+         ("webinstruct", "synth_questions"), ("solutions", "answer_verdicts", "solution_votes", "synth_questions", "synth_screen"), _synthesize,
          synthesize.summary_rows, lambda cfg: cfg.synthesize.enabled),
     Step("difficulty", "each voted question's pass rate for its teacher (samples equal to the page's answer, else the majority), "
          "binned easy / medium / hard / unsolved", ("solution_votes",), ("question_difficulty",),

@@ -16,6 +16,7 @@ from webinstruct.lib.qa.answer_types import label
 from webinstruct.lib.qa.difficulty import pass_rate
 from webinstruct.lib.qa.levels import level
 from webinstruct.lib.qa.subjects import SubjectClassifier
+from webinstruct.lib.qa.verify import judged_from
 
 _CLASSIFIERS: dict[tuple[str, str, int], SubjectClassifier] = {}
 
@@ -54,14 +55,17 @@ def label_map(columns: list[str], subject_model: str = "", device: str = "cpu",
 def difficulty_map(columns: list[str], easy: float, medium: float,
                    timeout_s: int) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     """solution_votes rows -> question_difficulty rows: each question's pass rate against its
-    reference (the page's answer, else the majority) and its bin."""
+    reference (the page's answer, else the majority) and its bin; with a `judged` column,
+    the LLM verifier's verdicts also match a group to the page's answer."""
 
     def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             rows = []
             for r in batch.astype(object).where(batch.notna(), None).to_dict("records"):
                 groups = [(g["answer"], int(g["votes"])) for g in (r["groups"] if r["groups"] is not None else [])]
-                rate = pass_rate(groups, int(r["samples"] or 0), r["reference_answer"], r["majority_answer"], timeout_s)
+                judged = judged_from(r["question_id"], r.get("judged"))
+                rate = pass_rate(groups, int(r["samples"] or 0), r["reference_answer"], r["majority_answer"], timeout_s,
+                                 judged.same if judged else None)
                 rows.append({**{k: r[k] for k in ("question_id", "vote_key", "synth_key", "difficulty_key", "source", "qa_id",
                                                   "refiner", "doc_id")},
                              "samples": rate.samples, "passes": rate.passes, "pass_rate": rate.rate, "reference": rate.reference,

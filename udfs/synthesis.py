@@ -13,6 +13,9 @@ from webinstruct.lib.qa.answers import reference_answer
 from webinstruct.lib.qa.gate import number_key
 from webinstruct.lib.qa.parse import final_answer
 from webinstruct.lib.qa.synthesis import KeepRule, decide
+from webinstruct.lib.qa.verify import candidate_pairs, judged_from, pair_hash
+
+VERIFY_COLUMNS = ["question_id", "question", "pair_hash", "answer_a", "answer_b"]
 
 
 def _str(value) -> str | None:
@@ -27,15 +30,18 @@ def reference_of(source: str, text: str | None) -> str | None:
     return final_answer(text) if source == "web" else reference_answer(text)
 
 
-def vote_group(rule: KeepRule, vote_key: str, columns: list[str]) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """applyInPandas over one question's latest solutions -> its solution_votes row."""
+def vote_group(rule: KeepRule, vote_key: str, columns: list[str], max_groups: int = 0) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """applyInPandas over one question's latest solutions -> its solution_votes row (and, when
+    the frame has a `judged` column, the LLM verifier's share of the vote: llm_merges and
+    reference_by)."""
 
     def run(frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.astype(object).where(frame.notna(), None)
         first = frame.iloc[0]
         answers = [(int(s), _str(a) if st == "ok" else None) for s, st, a in zip(frame["sample"], frame["status"], frame["answer"])]
         reference = reference_of(first["source"] or "", _str(first["reference_text"]))
-        d = decide(answers, reference, rule)
+        judged = judged_from(first["question_id"], first["judged"]) if "judged" in frame.columns else None
+        d = decide(answers, reference, rule, judged, max_groups)
         row = {
             "question_id": first["question_id"], "vote_key": vote_key, "synth_key": first["synth_key"], "source": first["source"],
             "qa_id": first["qa_id"], "refiner": first["refiner"], "doc_id": first["doc_id"], "question": first["question"],
@@ -43,8 +49,28 @@ def vote_group(rule: KeepRule, vote_key: str, columns: list[str]) -> Callable[[p
             "majority_answer": d.majority_answer, "votes": d.votes, "agreement": d.agreement, "majority_ok": d.majority_ok,
             "reference_answer": d.reference, "reference_agrees": d.reference_agrees, "keep_policy": rule.policy,
             "expected_answer": d.expected_answer, "kept_samples": [int(s) for s in d.kept],
+            "llm_merges": d.llm_merges, "reference_by": d.reference_by,
         }
         return pd.DataFrame.from_records([row], columns=columns)
+
+    return run
+
+
+def verify_candidates(max_groups: int, timeout_s: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """applyInPandas over one question's latest solutions -> the answer pairs to ask the LLM
+    verifier (question_id, question, pair_hash, answer_a, answer_b)."""
+
+    def run(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.astype(object).where(frame.notna(), None)
+        first = frame.iloc[0]
+        ordered = sorted(zip(frame["sample"], frame["status"], frame["answer"]), key=lambda r: int(r[0]))
+        answers = [_str(a) if st == "ok" else None for _, st, a in ordered]
+        reference = reference_of(first["source"] or "", _str(first["reference_text"]))
+        qid = first["question_id"]
+        pairs = candidate_pairs(answers, reference, max_groups, timeout_s)
+        return pd.DataFrame({"question_id": [qid] * len(pairs), "question": [first["question"]] * len(pairs),
+                             "pair_hash": [pair_hash(qid, a, b) for a, b in pairs], "answer_a": [a for a, _ in pairs],
+                             "answer_b": [b for _, b in pairs]}, columns=VERIFY_COLUMNS)
 
     return run
 

@@ -405,6 +405,15 @@ class SynthesizeSection:
     min_votes: int = 2
     min_agreement: float = 0.5  # majority votes / samples with a stated answer
     answer_timeout_s: int = 5  # per symbolic comparison (math-verify)
+    # who decides that two answers are one: `rule` (normalised text, then math-verify) or
+    # `llm`: the rules, then the `verify_answer` prompt asked in both orders about the pairs
+    # the rules leave open (words, units, text answers); its replies -> answer_verdicts,
+    # used by the votes and by difficulty's pass rates
+    verifier: str = field(default="rule", metadata=choice("rule", "llm"))
+    verifier_model: str = ""  # "" = the teacher (synthesize.model, else llm.model)
+    verifier_prompt: str = "verify_answer"
+    verifier_max_tokens: int = 32  # the reply is {"equivalent": true}
+    verifier_max_groups: int = 6  # the largest answer groups per question asked about (<= 21 pairs)
     commit_questions: int = 256  # questions per commit
     retry_errors: bool = True  # a rerun draws again the samples that failed in the engine
     # augmentation: one new problem per seed question and prompt
@@ -742,7 +751,8 @@ def _check_label(cfg: Config) -> None:
 
 def _check_synthesize(cfg: Config) -> None:
     s = cfg.synthesize
-    for key in ("n", "max_tokens", "max_question_chars", "min_votes", "commit_questions", "augment_max_tokens", "answer_timeout_s"):
+    for key in ("n", "max_tokens", "max_question_chars", "min_votes", "commit_questions", "augment_max_tokens", "answer_timeout_s",
+                "verifier_max_tokens", "verifier_max_groups"):
         if getattr(s, key) < 1:
             raise ConfigError(f"synthesize.{key} must be at least 1; got {getattr(s, key)}")
     if s.augment_seeds < 0:

@@ -12,6 +12,7 @@ import json
 
 from pyspark.sql import functions as F
 
+from webinstruct.jobs.core import verdicts
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.synthesis import synth_key, vote_key
 from webinstruct.jobs.core.synthesis import web_question_id
@@ -35,7 +36,8 @@ def label_key(cfg: Config) -> str:
 
 
 def difficulty_key(cfg: Config) -> str:
-    bins = json.dumps([cfg.label.easy, cfg.label.medium])
+    """The rule, the bins and, when on, the LLM verifier (it decides which samples pass)."""
+    bins = json.dumps([cfg.label.easy, cfg.label.medium, *([verdicts.verifier_key(cfg)] if verdicts.enabled(cfg) else [])])
     return f"{DIFFICULTY_VERSION}-{hashlib.blake2b(bins.encode(), digest_size=4).hexdigest()}"
 
 

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import BENCHMARK_SUMMARY_COLUMNS, benchmark_summary
 from webinstruct.jobs.core.figures import PART_ROWS, funnel, models_used
+from webinstruct.jobs.core import verdicts
 from webinstruct.jobs.core.labels import current_vote_key, label_histograms, with_labels
 from webinstruct.jobs.core.views import quality_current
 from webinstruct.lib.report import plots
@@ -129,7 +130,9 @@ def _labels(lake, cfg: Config) -> dict | None:
     """The published pairs' answer types, subjects and difficulty (webinstruct label, difficulty)."""
     if not lake.exists("webinstruct") or not lake.exists("pair_labels"):
         return None
-    return label_histograms(with_labels(lake, cfg, lake.read("webinstruct"), current_vote_key(cfg)))
+    out = label_histograms(with_labels(lake, cfg, lake.read("webinstruct"), current_vote_key(cfg)))
+    out["verifier"] = verdicts.summary(lake, cfg)
+    return out
 
 
 def _pairs_per_source(lake) -> dict[str, int]:
@@ -285,6 +288,10 @@ def _labels_section(page: Page, data: dict) -> None:
     total = sum(h["answer_type"].values())
     parts = [note(f"{h['verifiable']:,} of {total:,} published pairs have a verifiable final answer; difficulty comes from "
                   "synthesize's pass rates (not labelled: the question was not sampled)")]
+    v = h.get("verifier")
+    if v:
+        parts.append(note(f"LLM verifier (synthesize.verifier = llm), apart from the rules: {v['equal']:,} answer pairs judged "
+                          f"equal, {v['different']:,} different, {v['undecided']:,} undecided; {v['parse_errors']:,} replies did not parse"))
     for column, title in (("answer_type", "answer type"), ("category", "subject"), ("difficulty", "difficulty")):
         if h[column]:
             parts.append(figure(plots.hbar(list(h[column].items()), f"published pairs by {title}")))

@@ -12,6 +12,7 @@ import json
 
 from pyspark.sql import functions as F
 
+from webinstruct.jobs.core import verdicts
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.views import latest_attempt
 
@@ -38,8 +39,10 @@ def synth_key(cfg: Config, prompt_version: str) -> str:
 
 
 def vote_key(cfg: Config, skey: str) -> str:
+    """The solutions' key, n, the keep rule and, when on, the LLM verifier."""
     s = cfg.synthesize
-    return _key("vote-1", skey, s.n, s.keep, s.min_votes, s.min_agreement)
+    verifier = verdicts.verifier_key(cfg)
+    return _key("vote-1", skey, s.n, s.keep, s.min_votes, s.min_agreement, *([verifier] if verifier else []))
 
 
 def screen_key(cfg: Config, fingerprint: str) -> str:

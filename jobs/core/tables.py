@@ -540,6 +540,22 @@ SOLUTION_VOTES = T.StructType(
     ]
 )
 
+# The LLM verifier's replies (lib/qa/verify.py): one row per answer pair and order, for the
+# pairs of a question's sampled answers (and its page's answer) that the rules left open.
+ANSWER_VERDICTS = T.StructType(
+    [
+        T.StructField("question_id", T.StringType()),
+        T.StructField("pair_hash", T.StringType()),  # question + both normalised answers
+        T.StructField("answer_a", T.StringType()),
+        T.StructField("answer_b", T.StringType()),
+        T.StructField("order", T.StringType()),  # a_first | b_first
+        T.StructField("status", T.StringType()),  # ok | parse_error | truncated | too_long | engine_error
+        T.StructField("equivalent", T.BooleanType()),  # null unless status is ok
+    ]
+    + _GENERATION_FIELDS
+    + [T.StructField("verified_at", T.TimestampType())]
+)
+
 # Difficulty of each voted question for its teacher (jobs/stages/difficulty.py): one row per
 # (question, vote key: teacher, prompt and sampling settings, n), difficulty settings.
 QUESTION_DIFFICULTY = T.StructType(
@@ -555,7 +571,8 @@ QUESTION_DIFFICULTY = T.StructType(
         T.StructField("passes", T.IntegerType()),  # samples whose answer equals the reference
         T.StructField("pass_rate", T.DoubleType()),
         T.StructField("reference", T.StringType()),
-        T.StructField("reference_kind", T.StringType()),  # page (its own answer) | majority | none
+        # page (its own answer) | page_llm (matched by the LLM verifier) | majority | none
+        T.StructField("reference_kind", T.StringType()),
         T.StructField("difficulty", T.StringType()),  # easy | medium | hard | unsolved
         T.StructField("run_id", T.StringType()),
         T.StructField("computed_at", T.TimestampType()),

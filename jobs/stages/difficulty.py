@@ -2,7 +2,9 @@
 
 synthesize draws n solutions per question and groups their final answers by equivalence
 (solution_votes); the pass rate is the share of the n that reach the reference, the page's
-own final answer when it has one, else the majority. Bins (label.easy, label.medium):
+own final answer when it has one, else the majority; with `synthesize.verifier = llm`, a
+group the LLM verifier called equal to the page's answer passes too (reference_kind
+page_llm). Bins (label.easy, label.medium):
 easy, medium, hard (above 0), unsolved. One row per question and vote key (the teacher,
 its prompt and sampling settings), so two teachers give two rows. Incremental: a rerun
 bins only votes with no row under the current rule and bins; new bins bin everything again.
@@ -17,6 +19,7 @@ from collections import Counter
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from webinstruct.jobs.core import verdicts
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.labels import difficulty_key
 from webinstruct.jobs.core.lake import Lake
@@ -43,6 +46,9 @@ def run(spark, cfg: Config, lake: Lake) -> dict | None:
         votes = votes.join(done, ["question_id", "vote_key"], "left_anti")
     todo = votes.select("question_id", "vote_key", "synth_key", "difficulty_key", "source", "qa_id", "refiner", "doc_id",
                         "samples", "groups", "reference_answer", "majority_answer")
+    judged = verdicts.judged(lake, cfg)  # synthesize.verifier = llm: its verdicts match groups to the page's answer
+    if judged is not None:
+        todo = todo.join(judged, "question_id", "left")
     n = todo.count()
     counters: Counter = Counter(questions_in=n)
     if n:
@@ -66,5 +72,6 @@ def summary_rows(counters: dict, lake: Lake | None = None) -> list[tuple[str, ob
     rows = [("questions binned (new)", counters.get("binned", 0))]
     rows += [(f"  {name}", counters.get(f"level:{name}", 0)) for name in LEVELS]
     rows += [("against the page's own answer", counters.get("reference:page", 0)),
+             ("  found by the LLM verifier", counters.get("reference:page_llm", 0)),
              ("against the majority", counters.get("reference:majority", 0))]
     return rows

@@ -13,7 +13,10 @@ written from the published questions -> `synth_questions`, screened -> `synth_sc
   larger `n` draws only the new sample numbers.
 - Votes: answers grouped by equivalence (math-verify, not strings), the majority, its
   votes and agreement, and whether it agrees with the page's own answer; `synthesize.keep`
-  picks the kept solutions (majority | reference | both).
+  picks the kept solutions (majority | reference | both). With `synthesize.verifier = llm`
+  the answer pairs the rules leave open (words, units, text) are first asked of an LLM in
+  both orders (`verify_answer` -> `answer_verdicts`, raw replies kept); groups it calls
+  equal are joined, and its matches are counted apart from the rules'.
 - Augmentation: one new problem per seed and prompt (`augment_similar`, `augment_harder`);
   a problem that copies an existing question (MinHash over the pair-dedup settings) or that
   decontamination's three tiers flag is recorded with its reason and never solved.
@@ -32,7 +35,7 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from webinstruct.jobs.core import scope
+from webinstruct.jobs.core import scope, verdicts
 from webinstruct.jobs.core import synthesis as keys
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.errors import LlmStageError, MissingInput
@@ -41,16 +44,17 @@ from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.llm_stage import check_task, engine_spec, generate_slices, preflight, sampling, status_counters
 from webinstruct.jobs.core.runs import RunRecorder
 from webinstruct.jobs.core.summary import llm_summary
-from webinstruct.jobs.core.tables import SOLUTION_VOTES, SOLUTIONS, SYNTH_QUESTIONS, SYNTH_SCREEN
+from webinstruct.jobs.core.tables import ANSWER_VERDICTS, SOLUTION_VOTES, SOLUTIONS, SYNTH_QUESTIONS, SYNTH_SCREEN
 from webinstruct.jobs.core.views import latest_attempt
 from webinstruct.lib.dedup.minhash import LshParams
 from webinstruct.lib.llm.prompts import PromptError, load_prompt
 from webinstruct.lib.llm.types import Sampling
 from webinstruct.lib.qa.answers import AnswerFileError, read_rows
 from webinstruct.lib.qa.synthesis import AugmentTask, KeepRule, SolveTask, question_id
+from webinstruct.lib.qa.verify import AnswerPairTask
 from webinstruct.jobs.core.pair_dedup import BUCKET_HEADS
 from webinstruct.udfs.gate import jaccard_map
-from webinstruct.udfs.synthesis import sketch_map, vote_group
+from webinstruct.udfs.synthesis import VERIFY_COLUMNS, sketch_map, verify_candidates, vote_group
 
 # decontamination of new problems, given by the caller (the CLI or the pipeline) so this
 # stage imports no other: (spark, cfg, lake, [(question, answer)]) -> (benchmarks
@@ -60,6 +64,8 @@ MAX_FILE_ROWS = 1_000_000
 log = logging.getLogger("webinstruct.synthesize")
 SKETCH = T.StructType([T.StructField("question_id", T.StringType()), T.StructField("band_keys", T.ArrayType(T.LongType())),
                        T.StructField("shingle_set", T.BinaryType()), T.StructField("number_key", T.StringType())])
+# the vote's LLM-verifier counts: staged with the votes, counted, not stored in them
+VOTE_EXTRA = [T.StructField("llm_merges", T.IntegerType()), T.StructField("reference_by", T.StringType())]
 JACCARD = T.StructType([T.StructField("a", T.StringType()), T.StructField("b", T.StringType()), T.StructField("jaccard", T.DoubleType())])
 
 
@@ -112,7 +118,7 @@ def run(spark, cfg: Config, lake: Lake, *, augment: bool = False, screen: Screen
     counters["questions_in"] = done.pop("records_in", 0)
     counters.update(done)
     counters.update(status_counters(lake, keys.SOLUTIONS, recorder.run_id))
-    counters.update(_vote(lake, cfg, questions, skey, recorder.run_id))
+    counters.update(_vote(spark, lake, cfg, questions, skey, recorder.run_id))
     counters = dict(counters)
     recorder.finish("ok", counters)
     return counters
@@ -163,8 +169,9 @@ def _missing_samples(spark, lake: Lake, questions, skey: str, n: int, retry_erro
         F.sort_array(F.collect_list("sample")).alias("samples"))
 
 
-def _vote(lake: Lake, cfg: Config, questions, skey: str, run_id: str) -> Counter:
-    """One solution_votes row per question whose n samples are all drawn, once per vote key."""
+def _vote(spark, lake: Lake, cfg: Config, questions, skey: str, run_id: str) -> Counter:
+    """One solution_votes row per question whose n samples are all drawn, once per vote key;
+    with `synthesize.verifier = llm`, the pairs the rules leave open are asked first."""
     s = cfg.synthesize
     if not lake.exists(keys.SOLUTIONS):
         return Counter()
@@ -177,20 +184,81 @@ def _vote(lake: Lake, cfg: Config, questions, skey: str, run_id: str) -> Counter
         complete = complete.join(lake.read(keys.VOTES).where(F.col("vote_key") == vkey).select("question_id"), "question_id", "left_anti")
     data = (sols.select("question_id", "sample", "status", "answer", "synth_key").join(complete, "question_id", "left_semi")
             .join(questions.select(*keys.QUESTION_COLUMNS), "question_id"))
-    schema = T.StructType([f for f in SOLUTION_VOTES.fields if f.name not in ("run_id", "voted_at")])
+    counters: Counter = Counter()
+    if verdicts.enabled(cfg):
+        counters.update(_verify(spark, cfg, lake, data, run_id))
+        judged = verdicts.judged(lake, cfg)
+        if judged is not None:
+            data = data.join(judged, "question_id", "left")
+    schema = T.StructType([f for f in SOLUTION_VOTES.fields if f.name not in ("run_id", "voted_at")] + VOTE_EXTRA)
     rule = KeepRule(s.keep, s.min_votes, s.min_agreement, s.answer_timeout_s)
-    out = (data.groupBy("question_id").applyInPandas(vote_group(rule, vkey, schema.fieldNames()), schema)
-           .withColumn("run_id", F.lit(run_id)).withColumn("voted_at", F.current_timestamp()).select(*SOLUTION_VOTES.fieldNames()))
-    commit = lake.append(keys.VOTES, out, txn=(f"webinstruct.synthesize.vote.{run_id}", 0))
-    counters = Counter(questions_voted=commit.rows)
-    if commit.rows:
-        mine = lake.read(keys.VOTES).where(F.col("run_id") == run_id)
-        agg = mine.agg(F.sum(F.size("kept_samples")).alias("kept"), F.sum(F.col("majority_ok").cast("int")).alias("ok"),
-                       F.sum(F.col("reference_agrees").cast("int")).alias("agree"),
-                       F.count("reference_agrees").alias("compared"), F.sum((F.size("kept_samples") > 0).cast("int")).alias("q")).collect()[0]
-        counters.update(solutions_kept=int(agg["kept"] or 0), questions_with_majority=int(agg["ok"] or 0),
-                        questions_kept=int(agg["q"] or 0), reference_agrees=int(agg["agree"] or 0), reference_compared=int(agg["compared"] or 0))
+    fn = vote_group(rule, vkey, schema.fieldNames(), s.verifier_max_groups if verdicts.enabled(cfg) else 0)
+    scratch = lake.scratch("synthesize", run_id, "votes")
+    try:  # staged once: the votes are appended and counted from the same rows
+        data.groupBy("question_id").applyInPandas(fn, schema).write.mode("overwrite").parquet(scratch)
+        staged = spark.read.parquet(scratch)
+        out = staged.withColumn("run_id", F.lit(run_id)).withColumn("voted_at", F.current_timestamp()).select(*SOLUTION_VOTES.fieldNames())
+        commit = lake.append(keys.VOTES, out, txn=(f"webinstruct.synthesize.vote.{run_id}", 0))
+        counters["questions_voted"] = commit.rows
+        if commit.rows:
+            agg = staged.agg(F.sum(F.size("kept_samples")).alias("kept"), F.sum(F.col("majority_ok").cast("int")).alias("ok"),
+                             F.sum(F.col("reference_agrees").cast("int")).alias("agree"),
+                             F.count("reference_agrees").alias("compared"), F.sum((F.size("kept_samples") > 0).cast("int")).alias("q"),
+                             F.sum((F.col("llm_merges") > 0).cast("int")).alias("merged_q"), F.sum("llm_merges").alias("merges"),
+                             F.sum((F.col("reference_by") == "llm").cast("int")).alias("agree_llm")).collect()[0]
+            counters.update(solutions_kept=int(agg["kept"] or 0), questions_with_majority=int(agg["ok"] or 0),
+                            questions_kept=int(agg["q"] or 0), reference_agrees=int(agg["agree"] or 0),
+                            reference_compared=int(agg["compared"] or 0))
+            if verdicts.enabled(cfg):
+                counters.update(votes_merged_by_llm=int(agg["merged_q"] or 0), groups_merged_by_llm=int(agg["merges"] or 0),
+                                reference_agrees_by_llm=int(agg["agree_llm"] or 0))
+    finally:
+        lake.remove_tree(scratch)
     return counters
+
+
+def _verify(spark, cfg: Config, lake: Lake, data, run_id: str) -> Counter:
+    """Ask the LLM verifier, in both orders, about each answer pair of these questions that
+    the rules leave open and that has no final reply from the current verifier yet."""
+    s = cfg.synthesize
+    prompt = verdicts.prompt(cfg)
+    schema = T.StructType([T.StructField(c, T.StringType()) for c in VERIFY_COLUMNS])
+    cands = data.groupBy("question_id").applyInPandas(verify_candidates(s.verifier_max_groups, s.answer_timeout_s), schema)
+    scratch = lake.scratch("synthesize", run_id, "verify-candidates")
+    try:
+        cands.write.mode("overwrite").parquet(scratch)
+        cands = spark.read.parquet(scratch)
+        counters = Counter(verifier_pairs_open=cands.count())
+        if lake.exists(verdicts.TABLE):
+            final = verdicts.replies(lake, cfg).groupBy(*verdicts.KEYS).agg(F.countDistinct("order").alias("orders"))
+            cands = cands.join(final.where(F.col("orders") == 2).select(*verdicts.KEYS), verdicts.KEYS, "left_anti")
+        if not counters["verifier_pairs_open"] or cands.limit(1).count() == 0:
+            return counters
+        model = verdicts.model(cfg)
+        spec = engine_spec(cfg, model, (s.tokenizer or None) if model == keys.teacher(cfg) else None)
+        preflight(spark, cfg, spec)
+
+        def make_task(tokenizer):
+            return AnswerPairTask(prompt, model, tokenizer, cfg.llm.max_model_len, s.verifier_max_tokens)
+
+        check_task(spec, make_task)
+        samp = Sampling(temperature=0.0, top_p=1.0, max_tokens=s.verifier_max_tokens, seed=s.seed)
+        done = generate_slices(
+            spark, cfg, lake, stage="verify", table=verdicts.TABLE, todo=cands, per_commit=s.commit_questions, spec=spec,
+            sampling=samp, make_task=make_task, out_schema=ANSWER_VERDICTS, stamp="verified_at", run_id=run_id,
+            scratch_parts=("synthesize", run_id, "verify"),
+        )
+        counters["verifier_pairs_asked"] = done.get("records_in", 0)
+        mine = lake.read(verdicts.TABLE).where(F.col("run_id") == run_id)
+        for r in mine.groupBy("status").count().collect():
+            counters[f"verifier_replies_{r['status']}"] = int(r["count"])
+        asked = mine.select(*verdicts.KEYS).distinct()
+        for r in verdicts.decided(lake, cfg).join(asked, verdicts.KEYS).groupBy("equivalent").count().collect():
+            name = {True: "equal", False: "different"}.get(r["equivalent"], "undecided")
+            counters[f"verifier_pairs_{name}"] = int(r["count"])
+        return counters
+    finally:
+        lake.remove_tree(scratch)
 
 
 def _augment(spark, cfg: Config, lake: Lake, spec, run_id: str) -> Counter:
@@ -316,4 +384,13 @@ def summary_rows(counters: dict, lake: Lake | None = None) -> list[tuple[str, ob
              ("  with kept solutions", counters.get("questions_kept", 0)),
              ("solutions kept", counters.get("solutions_kept", 0)),
              ("majority agrees with the page's answer", f"{counters.get('reference_agrees', 0)} of {counters.get('reference_compared', 0)}")]
+    if "verifier_pairs_open" in counters or "votes_merged_by_llm" in counters:
+        rows += [("answer pairs the rules left open (LLM verifier)", counters.get("verifier_pairs_open", 0)),
+                 ("  asked now, both orders", counters.get("verifier_pairs_asked", 0)),
+                 ("  judged equal / different / undecided",
+                  f"{counters.get('verifier_pairs_equal', 0)} / {counters.get('verifier_pairs_different', 0)} / "
+                  f"{counters.get('verifier_pairs_undecided', 0)}"),
+                 ("  replies that did not parse", counters.get("verifier_replies_parse_error", 0)),
+                 ("votes whose groups the LLM joined", counters.get("votes_merged_by_llm", 0)),
+                 ("majority equals the page's answer by the LLM only", counters.get("reference_agrees_by_llm", 0))]
     return rows

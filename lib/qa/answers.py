@@ -101,6 +101,14 @@ def _parsed(answer: str, timeout_s: int):
     return parse(text, parsing_timeout=timeout_s)
 
 
+def math_readable(answer: str, timeout_s: int = 5) -> bool:
+    """Whether math-verify reads the answer as mathematics at all (words alone it does not)."""
+    try:
+        return bool(_parsed(answer, timeout_s))
+    except Exception:  # noqa: BLE001 - sympy can raise anything on odd input
+        return False
+
+
 def equivalent(a: str | None, b: str | None, timeout_s: int = 5) -> bool:
     """Same final answer: equal after normalisation, or equal for math-verify."""
     if a is None or b is None:
@@ -129,6 +137,7 @@ class Vote:
     groups: list[tuple[str, int]]  # every group: representative, size; largest first
     unparsed: int
     members: tuple[int, ...] = ()  # positions (in the input) of the winning group's answers
+    group_members: tuple[tuple[int, ...], ...] = ()  # positions of every group's answers, in `groups` order
 
 
 def majority(answers: list[str | None], timeout_s: int = 5) -> Vote:
@@ -152,7 +161,7 @@ def majority(answers: list[str | None], timeout_s: int = 5) -> Vote:
     if not summary:
         return Vote(None, 0, 0.0, [], unparsed)
     top, votes = summary[0]
-    return Vote(top, votes, votes / parsed, summary, unparsed, tuple(ranked[0][1]))
+    return Vote(top, votes, votes / parsed, summary, unparsed, tuple(ranked[0][1]), tuple(tuple(g) for _, g in ranked))
 
 
 class AnswerFileError(ValueError):

@@ -16,6 +16,7 @@ from webinstruct.lib.llm.tasks import Work, generation_fields, generation_id
 from webinstruct.lib.llm.types import ChatRequest, Generation, clean_text
 from webinstruct.lib.qa.answers import equivalent, extract, majority, normalise
 from webinstruct.lib.qa.parse import Pair, Parsed, reply_json
+from webinstruct.lib.qa.verify import Judged, merge_groups
 
 KEEP_POLICIES = ("majority", "reference", "both")
 # how a final answer may be found in a generated solution; the last number of a solution
@@ -119,26 +120,51 @@ class Decision:
     majority_ok: bool
     expected_answer: str | None  # what the kept solutions answer
     kept: list[int] = field(default_factory=list)  # sample numbers
+    llm_merges: int = 0  # rule groups the LLM verifier joined (lib.qa.verify)
+    reference_by: str | None = None  # rule | llm: which check found the majority equal to the page's answer
 
 
-def decide(answers: list[tuple[int, str | None]], reference: str | None, rule: KeepRule) -> Decision:
-    """`answers`: (sample, answer or None when unusable), in sample order."""
+def decide(answers: list[tuple[int, str | None]], reference: str | None, rule: KeepRule, judged: Judged | None = None,
+           max_groups: int = 0) -> Decision:
+    """`answers`: (sample, answer or None when unusable), in sample order. `judged`: the LLM
+    verifier's verdicts on the pairs the rules left open, which join groups (of the
+    `max_groups` largest) and match the page's answer; None = rules only."""
     answers = sorted(answers)
-    vote = majority([a for _, a in answers], rule.timeout_s)
+    texts = [a for _, a in answers]
+    vote = majority(texts, rule.timeout_s)
+    merges, rule_reps = 0, {answer for answer, _ in vote.groups}
+    if judged:
+        vote, merges = merge_groups(vote, judged.same, max_groups)
     reference = reference if reference and normalise(reference) else None
-    agrees = equivalent(vote.answer, reference, rule.timeout_s) if vote.answer is not None and reference else None
+
+    def llm_match(i: int) -> bool:
+        """Group i reaches the page's answer only through the verifier: one of its answers was
+        called equal to the page's, or equals it by the rules inside a group the LLM joined."""
+        if not judged:
+            return False
+        members = dict.fromkeys(texts[p] for p in vote.group_members[i])
+        joined = [m for m in members if m in rule_reps]  # more than one: the LLM joined rule groups here
+        return any(judged.same(m, reference) for m in members) or (
+            len(joined) > 1 and any(equivalent(m, reference, rule.timeout_s) for m in joined))
+
+    by = None
+    if vote.answer is not None and reference:
+        by = "rule" if equivalent(vote.answer, reference, rule.timeout_s) else "llm" if llm_match(0) else None
+    agrees = (by is not None) if vote.answer is not None and reference else None
     majority_ok = vote.answer is not None and vote.votes >= rule.min_votes and vote.agreement >= rule.min_agreement
     winners = [answers[i][0] for i in vote.members]
     if rule.policy == "majority":
         kept, expected = (winners, vote.answer) if majority_ok else ([], None)
     elif rule.policy == "reference":
-        kept = [s for s, a in answers if reference and a is not None and equivalent(a, reference, rule.timeout_s)]
+        by_llm = {p for i in range(len(vote.groups)) if reference and llm_match(i) for p in vote.group_members[i]}
+        kept = [s for pos, (s, a) in enumerate(answers)
+                if reference and a is not None and (pos in by_llm or equivalent(a, reference, rule.timeout_s))]
         expected = reference if kept else None
     else:  # both
         kept, expected = (winners, vote.answer) if majority_ok and agrees else ([], None)
     return Decision(samples=len(answers), parsed=len(answers) - vote.unparsed, groups=vote.groups, majority_answer=vote.answer,
                     votes=vote.votes, agreement=round(vote.agreement, 4), reference=reference, reference_agrees=agrees,
-                    majority_ok=majority_ok, expected_answer=expected, kept=kept)
+                    majority_ok=majority_ok, expected_answer=expected, kept=kept, llm_merges=merges, reference_by=by)
 
 
 class AugmentTask:
