@@ -28,8 +28,8 @@ from webinstruct.jobs.core.runs import new_run_id
 from webinstruct.jobs.core.session import get_spark, lake_root_problem, runs_on_one_machine
 from webinstruct.jobs.core.storage import is_local
 from webinstruct.jobs.core.summary import print_benchmarks, print_summary, run_sql, stdout_to_stderr, tables_text
-from webinstruct.jobs.stages import (decontam, dedup, difficulty, export, extract, fetch, gate, ingest, label, recall, refine, select,
-                                     synthesize)
+from webinstruct.jobs.stages import (decontam, dedup, difficulty, export, extract, fetch, gate, ingest, label, pii, recall, refine,
+                                     select, synthesize)
 from webinstruct.jobs.stages.decontam import check
 from webinstruct.lib.llm.offline import prepare
 from webinstruct.lib.qa import answers
@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("refine", parents=[common], help=_about("refine"))
     sub.add_parser("gate", parents=[common], help=_about("gate"))
     sub.add_parser("label", parents=[common], help=_about("label"))
+    sub.add_parser("pii", parents=[common], help=_about("pii"))
     sub.add_parser("difficulty", parents=[common], help=_about("difficulty"))
 
     p = sub.add_parser("synthesize", parents=[common], help=_about("synthesize"))
@@ -201,6 +202,14 @@ def _stage(name: str, counters: dict, lake) -> int:
     step = pipeline.step(name)
     print_summary(name, step.summary(counters, lake), step.notes(counters))
     return 0
+
+
+def _pii(spark, cfg, lake, args) -> int:
+    counters = pii.run(spark, cfg, lake)
+    if counters is None:
+        print(f"  {pipeline.SKIPPED['pii']}")
+        return 0
+    return _stage("pii", counters, lake)
 
 
 def _difficulty(spark, cfg, lake, args) -> int:
@@ -341,6 +350,7 @@ COMMANDS = {
     "refine": lambda spark, cfg, lake, args: _stage("refine", refine.run(spark, cfg, lake), lake),
     "gate": lambda spark, cfg, lake, args: _stage("gate", gate.run(spark, cfg, lake), lake),
     "label": lambda spark, cfg, lake, args: _stage("label", label.run(spark, cfg, lake), lake),
+    "pii": _pii,
     "difficulty": _difficulty,
     "synthesize": _synthesize,
     "export": _export,
@@ -355,7 +365,7 @@ LAKELESS = ("answers", "models")  # no Spark, no lake: no lake folder is made fo
 # commands shown as one stage (a start line, then progress while it runs); not those whose
 # stdout is their result (decontam check, benchmarks list, sql, tables)
 STAGES = {"ingest", "select", "fetch", "recall run", "recall train", "recall score", "recall domains", "recall judge", "dedup", "decontam run",
-          "decontam pages", "decontam pairs", "extract", "refine", "gate", "label", "synthesize", "difficulty", "export", "benchmarks add", "gc"}
+          "decontam pages", "decontam pairs", "extract", "refine", "gate", "label", "pii", "synthesize", "difficulty", "export", "benchmarks add", "gc"}
 
 
 def log_path(cfg: Config, run_id: str, lakeless: bool = False) -> Path:

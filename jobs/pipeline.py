@@ -19,8 +19,8 @@ from webinstruct.jobs.core.console import CONSOLE
 from webinstruct.jobs.core.figures import funnel, funnel_table
 from webinstruct.jobs.core.llm_stage import ensure_offline_model
 from webinstruct.jobs.core.summary import print_benchmarks, print_summary
-from webinstruct.jobs.stages import (decontam, dedup, difficulty, export, extract, fetch, gate, ingest, label, recall, refine, select,
-                                     synthesize)
+from webinstruct.jobs.stages import (decontam, dedup, difficulty, export, extract, fetch, gate, ingest, label, pii, recall, refine,
+                                     select, synthesize)
 from webinstruct.jobs.stages.decontam import check
 
 
@@ -117,6 +117,9 @@ STEPS: tuple[Step, ...] = (
          gate.summary_rows),
     Step("label", "each refined pair's final answer: its type (integer, expression, proof, ...) and whether a checker could verify it",
          ("qa_refined",), ("pair_labels",), lambda spark, cfg, lake, o: label.run(spark, cfg, lake), label.summary_rows),
+    Step("pii", "personal data in each refined pair (e-mail, phone, card, IBAN, IP, secrets in links) -> typed placeholders, "
+         "or the pair left out (pii.mode)", ("qa_refined",), ("pair_pii",), lambda spark, cfg, lake, o: pii.run(spark, cfg, lake),
+         pii.summary_rows),
     Step("decontam pairs", "10-gram, embedding and LLM-judge checks on refined pairs; publish the clean ones that passed the gate, one per duplicate",
          ("qa_refined", "benchmarks"), ("contamination", "decontam_checked", "decontam_judgements", "webinstruct"),
          lambda spark, cfg, lake, o: decontam.pairs(spark, cfg, lake), decontam.summary_rows,
@@ -138,7 +141,7 @@ SKIPPED = {"ingest": "nothing to do (no archives given)",
            "fetch": "nothing to do (no selection: run select)",
            "recall": 'skipped: recall is off (recall.recalled = "all"), every document goes on to dedup',
            "synthesize": "nothing to do (synthesize.enabled = false)",
-           "difficulty": "nothing to do (no solution_votes: synthesize has not run)", "export": "nothing to do (no export folder)"}
+           "difficulty": "nothing to do (no solution_votes: synthesize has not run)", "pii": "skipped: pii.mode = off", "export": "nothing to do (no export folder)"}
 
 
 def step(name: str) -> Step:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from webinstruct.jobs.core.errors import ConfigError
 from webinstruct.lib.decontam.benchmark_spec import BenchmarkSpecError, parse_benchmarks
+from webinstruct.lib.pii import TYPES as PII_TYPES
+from webinstruct.lib.pii import valid_region
 from webinstruct.lib.qa.levels import LEVELS
 from webinstruct.lib.qa.subjects import CATEGORY_NAMES
 from webinstruct.lib.recall.seed_spec import SeedSpecError, parse_sources
@@ -441,6 +443,20 @@ class LabelSection:
 
 
 @dataclass
+class PiiSection:
+    """Personal data in what is published (`webinstruct pii`, and publishing): e-mail
+    addresses, phone numbers, card numbers (Luhn), IBANs, IP addresses and credentials or
+    tokens in links (lib/pii.py), in the question, the answer and their orig_ texts."""
+
+    # redact: each finding becomes a typed placeholder (<EMAIL>, <PHONE>, ...); drop: a pair
+    # with any finding is not published; off: nothing is checked
+    mode: str = field(default="redact", metadata=choice("redact", "drop", "off"))
+    types: list = field(default_factory=lambda: list(PII_TYPES))  # which kinds are looked for
+    region: str = "US"  # how a phone number without +country is read (an ISO 3166 region code)
+    commit_pairs: int = 20000  # pairs per commit
+
+
+@dataclass
 class ExportSection:
     out: str = ""  # folder `webinstruct run` exports to ("" = no export); `webinstruct export --out` overrides
     format: str = field(default="parquet", metadata=choice("parquet", "jsonl"))
@@ -473,6 +489,7 @@ class Config:
     gate: GateSection = field(default_factory=GateSection)
     synthesize: SynthesizeSection = field(default_factory=SynthesizeSection)
     label: LabelSection = field(default_factory=LabelSection)
+    pii: PiiSection = field(default_factory=PiiSection)
     export: ExportSection = field(default_factory=ExportSection)
 
     def to_dict(self) -> dict:
@@ -620,6 +637,7 @@ def _check_cross_fields(cfg: Config) -> None:
     _check_gate(cfg)
     _check_synthesize(cfg)
     _check_label(cfg)
+    _check_pii(cfg)
     model = cfg.ingest.lid_model
     if model and "://" not in model and not Path(model).is_file():
         raise ConfigError(f"ingest.lid_model: no such file {model!r} (leave empty for the bundled lid.176.ftz)")
@@ -747,6 +765,17 @@ def _check_label(cfg: Config) -> None:
         bad = [v for v in getattr(cfg.export, key) if v not in allowed]
         if bad:
             raise ConfigError(f"export.{key} may hold {', '.join(allowed)}; got {bad!r}")
+
+
+def _check_pii(cfg: Config) -> None:
+    p = cfg.pii
+    bad = [t for t in p.types if t not in PII_TYPES]
+    if bad:
+        raise ConfigError(f"pii.types may hold {', '.join(PII_TYPES)}; got {bad!r}")
+    if not valid_region(p.region):
+        raise ConfigError(f"pii.region must be a region code libphonenumber knows (US, GB, DE, IN, ...); got {p.region!r}")
+    if p.commit_pairs < 1:
+        raise ConfigError(f"pii.commit_pairs must be at least 1; got {p.commit_pairs}")
 
 
 def _check_synthesize(cfg: Config) -> None:

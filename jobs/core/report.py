@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import BENCHMARK_SUMMARY_COLUMNS, benchmark_summary
 from webinstruct.jobs.core.figures import PART_ROWS, funnel, models_used
-from webinstruct.jobs.core import verdicts
+from webinstruct.jobs.core import pii, verdicts
 from webinstruct.jobs.core.labels import current_vote_key, label_histograms, with_labels
 from webinstruct.jobs.core.views import quality_current
 from webinstruct.lib.report import plots
@@ -39,6 +39,7 @@ def figures(lake, cfg: Config, steps: list | None = None) -> dict:
         "contamination": {"columns": BENCHMARK_SUMMARY_COLUMNS, "rows": benchmark_summary(lake, cfg)},
         "gate": _gate(lake, cfg),
         "labels": _labels(lake, cfg),
+        "pii": pii.published_counts(lake, cfg, lake.read("webinstruct")) if lake.exists("webinstruct") else None,
         "pairs_per_source": _pairs_per_source(lake),
         "sample_pairs": _sample(lake),
         "models": [list(r) for r in models_used(lake)],
@@ -174,6 +175,7 @@ def render(data: dict, root: str) -> str:
     _contamination_section(page, data)
     _gate_section(page, data)
     _labels_section(page, data)
+    _pii_section(page, data)
     _sources_section(page, data)
     _sample_section(page, data)
     page.section("models", "Models and prompts", table(["stage", "model", "prompt version", "rows"], data["models"]))
@@ -297,6 +299,19 @@ def _labels_section(page: Page, data: dict) -> None:
             parts.append(figure(plots.hbar(list(h[column].items()), f"published pairs by {title}")))
             parts.append(table([title, "pairs"], [[k, v] for k, v in h[column].items()]))
     page.section("labels", "Answer types, subjects and difficulty", *parts)
+
+
+def _pii_section(page: Page, data: dict) -> None:
+    p = data.get("pii")
+    if not p:
+        page.section("pii", "Personal data", note("not checked (pii.mode = off, or nothing published yet)"))
+        return
+    what = "left out (pii.mode = drop)" if p["mode"] == "drop" else "redacted with typed placeholders"
+    parts = [note(f"{p['pairs']:,} pairs with personal data, {what}")]
+    if p["types"]:
+        parts.append(figure(plots.hbar(list(p["types"].items()), "personal data found, per type")))
+        parts.append(table(["type", "findings"], [[k, v] for k, v in p["types"].items()]))
+    page.section("pii", "Personal data", *parts)
 
 
 def _sources_section(page: Page, data: dict) -> None:

@@ -540,6 +540,27 @@ SOLUTION_VOTES = T.StructType(
     ]
 )
 
+PII_COUNT = T.StructType([T.StructField("type", T.StringType()), T.StructField("count", T.IntegerType())])
+
+# Personal data found in a refined pair (jobs/core/pii.py): one row per (pair, refined texts,
+# pii settings); the redacted texts where a field had findings (null: unchanged).
+PAIR_PII = T.StructType(
+    [
+        T.StructField("qa_id", T.StringType()),
+        T.StructField("refiner", T.StringType()),
+        T.StructField("pair_hash", T.StringType()),  # the refined texts checked: a new rewrite is checked again
+        T.StructField("pii_key", T.StringType()),  # rules version, types and phone region
+        T.StructField("findings", T.IntegerType()),  # all fields together
+        T.StructField("counts", T.ArrayType(PII_COUNT)),  # per type, types with findings only
+        T.StructField("question", T.StringType()),
+        T.StructField("answer", T.StringType()),
+        T.StructField("orig_question", T.StringType()),
+        T.StructField("orig_answer", T.StringType()),
+        T.StructField("run_id", T.StringType()),
+        T.StructField("checked_at", T.TimestampType()),
+    ]
+)
+
 # The LLM verifier's replies (lib/qa/verify.py): one row per answer pair and order, for the
 # pairs of a question's sampled answers (and its page's answer) that the rules left open.
 ANSWER_VERDICTS = T.StructType(

@@ -34,6 +34,7 @@ from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import BENCHMARK_SUMMARY_COLUMNS, benchmark_summary
 from webinstruct.jobs.core.errors import ExportError
 from webinstruct.jobs.core.figures import funnel, models_used
+from webinstruct.jobs.core import pii
 from webinstruct.jobs.core.labels import difficulty_key, label_histograms, label_key, with_labels
 from webinstruct.jobs.core.synthesis import VOTES, current_votes, kept_solutions, synth_key, vote_key
 from webinstruct.jobs.core.views import quality_current
@@ -310,6 +311,8 @@ def dataset_card(spark, cfg: Config, lake, total: int, fmt: str, messages: bool,
         "## Models and prompts\n", markdown(["stage", "model", "prompt version", "rows"], [list(x) for x in used]) + "\n",
         "## Quality gate\n",
         gate_text(cfg, lake, facts) + "\n",
+        "## Personal data\n",
+        pii_text(cfg, lake, facts) + "\n",
         "## Synthesis\n",
         synthesis_text(cfg, lake, facts, solutions, openmath or [], fmt) + "\n",
         "## Decontamination\n",
@@ -334,6 +337,22 @@ def labels_text(histograms: dict, pick: Selection) -> str:
     for column, title in (("answer_type", "answer type"), ("category", "subject"), ("difficulty", "difficulty")):
         lines.append(markdown([title, "pairs"], [[k, v] for k, v in histograms[column].items()]) + "\n")
     return "\n".join(lines)
+
+
+def pii_text(cfg: Config, lake, facts: dict) -> str:
+    """What PII redaction did, for the card; facts gain the same figures."""
+    found = pii.published_counts(lake, cfg, lake.read("webinstruct"))
+    facts["pii"] = {"mode": cfg.pii.mode, "types": list(cfg.pii.types), **(found or {})}
+    if cfg.pii.mode == "off":
+        return "PII redaction was off (`pii.mode = off`): texts are published as the pages wrote them."
+    kinds = ", ".join(cfg.pii.types)
+    if not found or not found["pairs"]:
+        return f"Checked for personal data ({kinds}); none was found in the published pairs."
+    per_type = markdown(["type", "findings"], [[t, n] for t, n in found["types"].items()])
+    if cfg.pii.mode == "drop":
+        return f"Checked for personal data ({kinds}); {found['pairs']} pairs that had some were left out.\n\n{per_type}"
+    return (f"Checked for personal data ({kinds}); in {found['pairs']} published pairs each finding was replaced by a typed "
+            f"placeholder (`<EMAIL>`, `<PHONE>`, ...).\n\n{per_type}")
 
 
 def gate_text(cfg: Config, lake, facts: dict) -> str:

@@ -101,5 +101,8 @@ def summary_rows(counters: dict, lake=None) -> list[tuple[str, object]]:
     if "published" in counters:
         rows += [("pairs published (webinstruct)", g("published", 0)),
                  ("pairs waiting for the gate (webinstruct gate)", g("gate_pending", 0)),
-                 ("webinstruct rewritten", "yes" if g("published_changed") else "no (unchanged)")]
+                 ("pairs checked for personal data while publishing (not seen by webinstruct pii)", g("pii_checked_at_publish", 0))]
+        if "pii_dropped" in counters:
+            rows += [("pairs left out for personal data (pii.mode = drop)", g("pii_dropped", 0))]
+        rows += [("webinstruct rewritten", "yes" if g("published_changed") else "no (unchanged)")]
     return rows or [("nothing to do (decontam.pages = false)", 0)]

@@ -1,13 +1,14 @@
 """The published set: `webinstruct` rebuilt from the refined pairs the quality gate passed
 and every enabled tier has checked and none flagged, one per duplicate group (pair-level
-dedup, jobs/core/pair_dedup.py), with lineage to the WARC record; an unchanged result
-writes nothing."""
+dedup, jobs/core/pair_dedup.py), with personal data redacted (or those pairs left out:
+`pii.mode`, jobs/core/pii.py) and lineage to the WARC record; an unchanged result writes
+nothing."""
 
 from __future__ import annotations
 
 from pyspark.sql import functions as F
 
-from webinstruct.jobs.core import scope
+from webinstruct.jobs.core import pii, scope
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import CHECKED, current_contamination
 from webinstruct.jobs.core.lease import writes
@@ -77,6 +78,9 @@ def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual
     else:
         out = out.withColumn("duplicates", F.lit(0).cast("long"))
     out = out.withColumn("quality", _quality(cfg, lake, out) if "score" in out.columns else F.lit(None).cast("double"))
+    checked = pii.check(spark, cfg, lake, out, run_id) if pii.enabled(cfg) else {}  # what the pii step has not seen yet
+    before = out.count() if cfg.pii.mode == "drop" else 0
+    out = pii.apply(lake, cfg, out)
     out = (
         out.withColumn("index", F.xxhash64("qa_id", "refiner").bitwiseAND(F.lit(0x7FFFFFFFFFFFFFFF)))
         .withColumn("source", F.coalesce("domain", F.lit("")))
@@ -86,13 +90,16 @@ def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual
     out = materialize(out, "published")
     total = out.count()
     pending = gate_pending(cfg, lake, refined)
+    result = {"published": total, "gate_pending": pending, "pii_checked_at_publish": checked.get("pii_checked", 0)}
+    if cfg.pii.mode == "drop":
+        result["pii_dropped"] = before - total
     if lake.exists(PUBLISHED):
         old = lake.read(PUBLISHED)
         same_shape = old.columns == WEBINSTRUCT.fieldNames()
         if same_shape and old.count() == total and out.exceptAll(old).limit(1).count() == 0:
-            return {"published": total, "published_changed": 0, "gate_pending": pending}
+            return {**result, "published_changed": 0}
     lake.replace(PUBLISHED, out)
-    return {"published": total, "published_changed": 1, "gate_pending": pending}
+    return {**result, "published_changed": 1}
 
 
 def _gated(spark, cfg: Config, lake, pairs, refined):
