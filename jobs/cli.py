@@ -29,7 +29,7 @@ from webinstruct.jobs.core.session import get_spark, lake_root_problem, runs_on_
 from webinstruct.jobs.core.storage import is_local
 from webinstruct.jobs.core.summary import print_benchmarks, print_summary, run_sql, stdout_to_stderr, tables_text
 from webinstruct.jobs.stages import (decontam, dedup, difficulty, export, extract, fetch, gate, ingest, label, pii, recall, refine,
-                                     select, synthesize)
+                                     select, semdedup, synthesize)
 from webinstruct.jobs.stages.decontam import check
 from webinstruct.lib.llm.offline import prepare
 from webinstruct.lib.qa import answers
@@ -135,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("gate", parents=[common], help=_about("gate"))
     sub.add_parser("label", parents=[common], help=_about("label"))
     sub.add_parser("pii", parents=[common], help=_about("pii"))
+    p = sub.add_parser("semdedup", parents=[common], help=_about("semdedup"))
+    p.add_argument("--recluster", action="store_true", help="run k-means again over every stored embedding")
     sub.add_parser("difficulty", parents=[common], help=_about("difficulty"))
 
     p = sub.add_parser("synthesize", parents=[common], help=_about("synthesize"))
@@ -210,6 +212,14 @@ def _pii(spark, cfg, lake, args) -> int:
         print(f"  {pipeline.SKIPPED['pii']}")
         return 0
     return _stage("pii", counters, lake)
+
+
+def _semdedup(spark, cfg, lake, args) -> int:
+    counters = semdedup.run(spark, cfg, lake, recluster=args.recluster)
+    if counters is None:
+        print(f"  {pipeline.SKIPPED['semdedup']}")
+        return 0
+    return _stage("semdedup", counters, lake)
 
 
 def _difficulty(spark, cfg, lake, args) -> int:
@@ -351,6 +361,7 @@ COMMANDS = {
     "gate": lambda spark, cfg, lake, args: _stage("gate", gate.run(spark, cfg, lake), lake),
     "label": lambda spark, cfg, lake, args: _stage("label", label.run(spark, cfg, lake), lake),
     "pii": _pii,
+    "semdedup": _semdedup,
     "difficulty": _difficulty,
     "synthesize": _synthesize,
     "export": _export,
@@ -365,7 +376,7 @@ LAKELESS = ("answers", "models")  # no Spark, no lake: no lake folder is made fo
 # commands shown as one stage (a start line, then progress while it runs); not those whose
 # stdout is their result (decontam check, benchmarks list, sql, tables)
 STAGES = {"ingest", "select", "fetch", "recall run", "recall train", "recall score", "recall domains", "recall judge", "dedup", "decontam run",
-          "decontam pages", "decontam pairs", "extract", "refine", "gate", "label", "pii", "synthesize", "difficulty", "export", "benchmarks add", "gc"}
+          "decontam pages", "decontam pairs", "extract", "refine", "gate", "label", "pii", "semdedup", "synthesize", "difficulty", "export", "benchmarks add", "gc"}
 
 
 def log_path(cfg: Config, run_id: str, lakeless: bool = False) -> Path:

@@ -20,7 +20,7 @@ from webinstruct.jobs.core.figures import funnel, funnel_table
 from webinstruct.jobs.core.llm_stage import ensure_offline_model
 from webinstruct.jobs.core.summary import print_benchmarks, print_summary
 from webinstruct.jobs.stages import (decontam, dedup, difficulty, export, extract, fetch, gate, ingest, label, pii, recall, refine,
-                                     select, synthesize)
+                                     select, semdedup, synthesize)
 from webinstruct.jobs.stages.decontam import check
 
 
@@ -120,8 +120,11 @@ STEPS: tuple[Step, ...] = (
     Step("pii", "personal data in each refined pair (e-mail, phone, card, IBAN, IP, secrets in links) -> typed placeholders, "
          "or the pair left out (pii.mode)", ("qa_refined",), ("pair_pii",), lambda spark, cfg, lake, o: pii.run(spark, cfg, lake),
          pii.summary_rows),
+    Step("semdedup", "each refined question's embedding, clustered with k-means; publishing keeps one pair per group of "
+         "rewordings (semdedup.threshold)", ("qa_refined",), ("pair_embeddings", "semdedup_centroids"),
+         lambda spark, cfg, lake, o: semdedup.run(spark, cfg, lake), semdedup.summary_rows),
     Step("decontam pairs", "10-gram, embedding and LLM-judge checks on refined pairs; publish the clean ones that passed the gate, one per duplicate",
-         ("qa_refined", "benchmarks"), ("contamination", "decontam_checked", "decontam_judgements", "webinstruct"),
+         ("qa_refined", "benchmarks"), ("contamination", "decontam_checked", "decontam_judgements", "semdedup", "pair_pii", "webinstruct"),
          lambda spark, cfg, lake, o: decontam.pairs(spark, cfg, lake), decontam.summary_rows,
          lambda cfg: cfg.decontam.embed and cfg.decontam.judge),
     Step("synthesize", "sampled solutions voted by equivalent final answers (OpenMathInstruct-2); with augment, new problems "
@@ -141,7 +144,8 @@ SKIPPED = {"ingest": "nothing to do (no archives given)",
            "fetch": "nothing to do (no selection: run select)",
            "recall": 'skipped: recall is off (recall.recalled = "all"), every document goes on to dedup',
            "synthesize": "nothing to do (synthesize.enabled = false)",
-           "difficulty": "nothing to do (no solution_votes: synthesize has not run)", "pii": "skipped: pii.mode = off", "export": "nothing to do (no export folder)"}
+           "difficulty": "nothing to do (no solution_votes: synthesize has not run)", "pii": "skipped: pii.mode = off",
+           "semdedup": "skipped: semdedup.enabled = false", "export": "nothing to do (no export folder)"}
 
 
 def step(name: str) -> Step:

@@ -457,6 +457,24 @@ class PiiSection:
 
 
 @dataclass
+class SemdedupSection:
+    """Semantic dedup of the published pairs (NeMo Curator's SemDeDup): question embeddings
+    (decontam.embed_model) clustered with MLlib k-means; inside a cluster, questions at
+    cosine >= threshold with the same numbers are one question asked again, and publishing
+    keeps one of each group (already published first, then quality)."""
+
+    enabled: bool = True
+    threshold: float = 0.85  # cosine of two question embeddings (with the same numbers) that makes them one question
+    cluster_size: int = 1000  # questions per k-means cluster, about: k = pairs / cluster_size
+    max_clusters: int = 2000
+    max_iter: int = 20  # k-means iterations
+    seed: int = 0
+    # new pairs go to the nearest stored centroid; k-means runs again when the embedded pairs
+    # have grown this many times since the last fit (or on `webinstruct semdedup --recluster`)
+    refit_growth: float = 4.0
+
+
+@dataclass
 class ExportSection:
     out: str = ""  # folder `webinstruct run` exports to ("" = no export); `webinstruct export --out` overrides
     format: str = field(default="parquet", metadata=choice("parquet", "jsonl"))
@@ -490,6 +508,7 @@ class Config:
     synthesize: SynthesizeSection = field(default_factory=SynthesizeSection)
     label: LabelSection = field(default_factory=LabelSection)
     pii: PiiSection = field(default_factory=PiiSection)
+    semdedup: SemdedupSection = field(default_factory=SemdedupSection)
     export: ExportSection = field(default_factory=ExportSection)
 
     def to_dict(self) -> dict:
@@ -638,6 +657,7 @@ def _check_cross_fields(cfg: Config) -> None:
     _check_synthesize(cfg)
     _check_label(cfg)
     _check_pii(cfg)
+    _check_semdedup(cfg)
     model = cfg.ingest.lid_model
     if model and "://" not in model and not Path(model).is_file():
         raise ConfigError(f"ingest.lid_model: no such file {model!r} (leave empty for the bundled lid.176.ftz)")
@@ -776,6 +796,17 @@ def _check_pii(cfg: Config) -> None:
         raise ConfigError(f"pii.region must be a region code libphonenumber knows (US, GB, DE, IN, ...); got {p.region!r}")
     if p.commit_pairs < 1:
         raise ConfigError(f"pii.commit_pairs must be at least 1; got {p.commit_pairs}")
+
+
+def _check_semdedup(cfg: Config) -> None:
+    d = cfg.semdedup
+    if not 0.0 < d.threshold <= 1.0:
+        raise ConfigError(f"semdedup.threshold must be in (0, 1]; got {d.threshold}")
+    for key in ("cluster_size", "max_clusters", "max_iter"):
+        if getattr(d, key) < 1:
+            raise ConfigError(f"semdedup.{key} must be at least 1; got {getattr(d, key)}")
+    if d.refit_growth <= 1.0:
+        raise ConfigError(f"semdedup.refit_growth must be above 1; got {d.refit_growth}")
 
 
 def _check_synthesize(cfg: Config) -> None:

@@ -56,7 +56,10 @@ def funnel(lake) -> list[tuple[str, int | None]]:
         rows.append(("passed the quality gate", quality_current(lake, config_of(lake)).where("passed").count()))
     else:
         rows.append(("passed the quality gate", None))
-    rows.append(("clean pairs (webinstruct)", lake.count("webinstruct") if lake.exists("webinstruct") else None))
+    published = lake.count("webinstruct") if lake.exists("webinstruct") else None
+    if published is not None and lake.exists("semdedup"):  # the rewordings the last publish left out
+        rows.append((BEFORE_SEMDEDUP_ROW, published + lake.count("semdedup")))
+    rows.append(("clean pairs (webinstruct)", published))
     return rows
 
 
@@ -64,7 +67,8 @@ MARKUP_ROW = "  of which stated in page markup"  # a part of the row above, not 
 FETCHED_ROW = "  of which fetched by byte range"  # parts of `documents`, not steps after it
 EXPANSION_ROW = "  of which brought in by domain expansion"
 PART_ROWS = (MARKUP_ROW, FETCHED_ROW, EXPANSION_ROW)
-_UNITS = {"archives": "files", "WARC records": "records", "pairs extracted": "pairs", MARKUP_ROW: "pairs", "pairs refined": "pairs",
+BEFORE_SEMDEDUP_ROW = "clean pairs before semantic dedup"
+_UNITS = {BEFORE_SEMDEDUP_ROW: "pairs", "archives": "files", "WARC records": "records", "pairs extracted": "pairs", MARKUP_ROW: "pairs", "pairs refined": "pairs",
           FETCHED_ROW: "parts", EXPANSION_ROW: "parts",
           "passed the quality gate": "pairs", "clean pairs (webinstruct)": "pairs"}
 

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import BENCHMARK_SUMMARY_COLUMNS, benchmark_summary
 from webinstruct.jobs.core.figures import PART_ROWS, funnel, models_used
-from webinstruct.jobs.core import pii, verdicts
+from webinstruct.jobs.core import pii, semdedup, verdicts
 from webinstruct.jobs.core.labels import current_vote_key, label_histograms, with_labels
 from webinstruct.jobs.core.views import quality_current
 from webinstruct.lib.report import plots
@@ -39,6 +39,7 @@ def figures(lake, cfg: Config, steps: list | None = None) -> dict:
         "contamination": {"columns": BENCHMARK_SUMMARY_COLUMNS, "rows": benchmark_summary(lake, cfg)},
         "gate": _gate(lake, cfg),
         "labels": _labels(lake, cfg),
+        "semdedup": _semdedup(lake, cfg),
         "pii": pii.published_counts(lake, cfg, lake.read("webinstruct")) if lake.exists("webinstruct") else None,
         "pairs_per_source": _pairs_per_source(lake),
         "sample_pairs": _sample(lake),
@@ -136,6 +137,13 @@ def _labels(lake, cfg: Config) -> dict | None:
     return out
 
 
+def _semdedup(lake, cfg: Config) -> dict | None:
+    """The threshold, what the last publish left out as rewordings, and example groups."""
+    if not cfg.semdedup.enabled or not lake.exists(semdedup.GROUPS):
+        return None
+    return {"threshold": cfg.semdedup.threshold, "removed": lake.count(semdedup.GROUPS), "examples": semdedup.examples(lake)}
+
+
 def _pairs_per_source(lake) -> dict[str, int]:
     if not lake.exists("webinstruct"):
         return {}
@@ -175,6 +183,7 @@ def render(data: dict, root: str) -> str:
     _contamination_section(page, data)
     _gate_section(page, data)
     _labels_section(page, data)
+    _semdedup_section(page, data)
     _pii_section(page, data)
     _sources_section(page, data)
     _sample_section(page, data)
@@ -299,6 +308,20 @@ def _labels_section(page: Page, data: dict) -> None:
             parts.append(figure(plots.hbar(list(h[column].items()), f"published pairs by {title}")))
             parts.append(table([title, "pairs"], [[k, v] for k, v in h[column].items()]))
     page.section("labels", "Answer types, subjects and difficulty", *parts)
+
+
+def _semdedup_section(page: Page, data: dict) -> None:
+    d = data.get("semdedup")
+    if not d:
+        page.section("semdedup", "Semantic dedup", note("off (semdedup.enabled = false), or nothing published yet"))
+        return
+    parts = [note(f"{d['removed']:,} pairs left out as rewordings of a published pair (question embeddings at cosine >= "
+                  f"{d['threshold']} with the same numbers, inside a k-means cluster)")]
+    rows = [[_cut(g["kept"], 200), g["size"], " | ".join(f"{r['similarity']:.3f}: {_cut(r['question'], 200)}" for r in g["removed"])]
+            for g in d["examples"]]
+    if rows:
+        parts.append(table(["kept question", "group size", "left out (cosine: question)"], rows, text={0, 2}))
+    page.section("semdedup", "Semantic dedup", *parts)
 
 
 def _pii_section(page: Page, data: dict) -> None:

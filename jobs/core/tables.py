@@ -561,6 +561,48 @@ PAIR_PII = T.StructType(
     ]
 )
 
+# Semantic dedup (jobs/core/semdedup.py): one embedding per pair and question text and
+# encoder; the k-means centroids of each fit; the pairs the last publish left out as
+# rewordings of a kept pair (rebuilt with every publish).
+PAIR_EMBEDDINGS = T.StructType(
+    [
+        T.StructField("qa_id", T.StringType()),
+        T.StructField("refiner", T.StringType()),
+        T.StructField("question_hash", T.StringType()),  # sha-256 of the refined question
+        T.StructField("model", T.StringType()),
+        T.StructField("numbers", T.StringType()),  # the question's distinct numbers, sorted
+        T.StructField("embedding", T.ArrayType(T.FloatType())),
+        T.StructField("run_id", T.StringType()),
+        T.StructField("embedded_at", T.TimestampType()),
+    ]
+)
+
+SEMDEDUP_CENTROIDS = T.StructType(
+    [
+        T.StructField("fit_id", T.StringType()),  # the run that fitted them
+        T.StructField("model", T.StringType()),
+        T.StructField("cluster_id", T.IntegerType()),
+        T.StructField("centroid", T.ArrayType(T.DoubleType())),
+        T.StructField("k", T.IntegerType()),
+        T.StructField("pairs", T.LongType()),  # embedded pairs the fit saw
+        T.StructField("fitted_at", T.TimestampType()),
+    ]
+)
+
+SEMDEDUP_GROUPS = T.StructType(
+    [
+        T.StructField("qa_id", T.StringType()),  # a pair left out
+        T.StructField("refiner", T.StringType()),
+        T.StructField("keeper_qa_id", T.StringType()),  # the published pair it rewords
+        T.StructField("keeper_refiner", T.StringType()),
+        T.StructField("cluster_id", T.IntegerType()),
+        T.StructField("similarity", T.DoubleType()),  # cosine to the keeper's question
+        T.StructField("threshold", T.DoubleType()),
+        T.StructField("fit_id", T.StringType()),
+        T.StructField("run_id", T.StringType()),
+    ]
+)
+
 # The LLM verifier's replies (lib/qa/verify.py): one row per answer pair and order, for the
 # pairs of a question's sampled answers (and its page's answer) that the rules left open.
 ANSWER_VERDICTS = T.StructType(

@@ -34,7 +34,7 @@ from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import BENCHMARK_SUMMARY_COLUMNS, benchmark_summary
 from webinstruct.jobs.core.errors import ExportError
 from webinstruct.jobs.core.figures import funnel, models_used
-from webinstruct.jobs.core import pii
+from webinstruct.jobs.core import pii, semdedup
 from webinstruct.jobs.core.labels import difficulty_key, label_histograms, label_key, with_labels
 from webinstruct.jobs.core.synthesis import VOTES, current_votes, kept_solutions, synth_key, vote_key
 from webinstruct.jobs.core.views import quality_current
@@ -311,6 +311,8 @@ def dataset_card(spark, cfg: Config, lake, total: int, fmt: str, messages: bool,
         "## Models and prompts\n", markdown(["stage", "model", "prompt version", "rows"], [list(x) for x in used]) + "\n",
         "## Quality gate\n",
         gate_text(cfg, lake, facts) + "\n",
+        "## Semantic dedup\n",
+        semdedup_text(cfg, lake, facts) + "\n",
         "## Personal data\n",
         pii_text(cfg, lake, facts) + "\n",
         "## Synthesis\n",
@@ -337,6 +339,18 @@ def labels_text(histograms: dict, pick: Selection) -> str:
     for column, title in (("answer_type", "answer type"), ("category", "subject"), ("difficulty", "difficulty")):
         lines.append(markdown([title, "pairs"], [[k, v] for k, v in histograms[column].items()]) + "\n")
     return "\n".join(lines)
+
+
+def semdedup_text(cfg: Config, lake, facts: dict) -> str:
+    """The threshold and what semantic dedup removed, for the card; facts gain the same."""
+    s = cfg.semdedup
+    removed = lake.count(semdedup.GROUPS) if s.enabled and lake.exists(semdedup.GROUPS) else 0
+    facts["semdedup"] = {"enabled": s.enabled, "threshold": s.threshold, "model": cfg.decontam.embed_model, "removed": removed}
+    if not s.enabled:
+        return "Off (`semdedup.enabled = false`): rewordings of one question may each be published."
+    return (f"Questions asked again in other words were published once: {cfg.decontam.embed_model} embeddings clustered with "
+            f"k-means, and inside each cluster questions at cosine >= {s.threshold} with the same numbers form a group that keeps "
+            f"one pair (already published first, then quality). {removed} pairs were left out this way.")
 
 
 def pii_text(cfg: Config, lake, facts: dict) -> str:

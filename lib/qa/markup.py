@@ -30,6 +30,7 @@ from extruct.w3cmicrodata import MicrodataExtractor
 
 from webinstruct.lib.ingest.text_extract import ExtractOptions, extract_text
 from webinstruct.lib.page_markers import present, watch
+from webinstruct.lib.qa.debris import clean_answer
 
 SYNTAXES = ("json-ld", "microdata", "rdfa")
 MAX_HTML_CHARS = 8_000_000  # larger pages are not parsed for markup at all
@@ -359,9 +360,22 @@ def _read_question(
     )
 
 
+def _without_debris(text: str, result: MarkupResult) -> str:
+    """The answer without quoted posts, signatures and stamps (lib/qa/debris.py), counted;
+    "" when nothing else was there (counted as an error: the answer is dropped)."""
+    cleaned = clean_answer(text)
+    for kind in cleaned.removed:
+        result.counts[f"debris_{kind}"] += 1
+    if cleaned.removed and not cleaned.text.strip():
+        result.errors["answer_only_forum_debris"] += 1
+        return ""
+    return cleaned.text
+
+
 def _read_answer(item: Any, accepted: bool, result: MarkupResult, url: str | None) -> MarkupAnswer | None:
     if isinstance(item, str):  # a bare text instead of an Answer node
         text = _plain(item[:MAX_FRAGMENT_CHARS], result, url)
+        text = _without_debris(text, result) if text else text
         return MarkupAnswer(text, accepted, None, None, None, None, 0) if text else None
     if not isinstance(item, dict):
         result.errors["answer_wrong_type"] += 1
@@ -369,6 +383,9 @@ def _read_answer(item: Any, accepted: bool, result: MarkupResult, url: str | Non
     text = _html_text(item, "text", result, url)
     if not text:
         result.errors["answer_without_text"] += 1
+        return None
+    text = _without_debris(text, result)
+    if not text:
         return None
     author = item.get("author")
     if isinstance(author, list):

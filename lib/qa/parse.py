@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass, field
 
 from webinstruct.lib.llm.types import MALFORMED, clean_text
+from webinstruct.lib.qa.debris import clean_answer
 from webinstruct.lib.text_normalize import normalize
 
 MAX_PREVIEW_CHARS = 80
@@ -192,8 +193,11 @@ def parse_extraction(text: str, finish_reason: str, error: str | None, limits: L
     for i, item in enumerate(data["pairs"]):
         if not isinstance(item, dict) or not isinstance(item.get("question"), str) or not isinstance(item.get("answer"), str):
             return _parse_error(f"schema: pairs[{i}] needs string 'question' and 'answer'")
-        q, a = clean_text(item["question"]).strip(), clean_text(item["answer"]).strip()
-        pairs.append(Pair(q, a, validate_pair(q, a, limits), chunk))
+        q, raw = clean_text(item["question"]).strip(), clean_text(item["answer"]).strip()
+        cleaned = clean_answer(raw)  # quoted posts, signatures, "Sent from my ...", edit stamps
+        a = cleaned.text
+        reason = "answer_only_forum_debris" if cleaned.removed and not a.strip() else validate_pair(q, a, limits)
+        pairs.append(Pair(q, a, reason, chunk))
     if not pairs:
         return Parsed("none")
     status = "ok" if any(p.reject_reason is None for p in pairs) else "rejected"

@@ -102,6 +102,9 @@ def summary_rows(counters: dict, lake=None) -> list[tuple[str, object]]:
         rows += [("pairs published (webinstruct)", g("published", 0)),
                  ("pairs waiting for the gate (webinstruct gate)", g("gate_pending", 0)),
                  ("pairs checked for personal data while publishing (not seen by webinstruct pii)", g("pii_checked_at_publish", 0))]
+        if "semdedup_removed" in counters:
+            rows += [(f"pairs left out as rewordings of a kept pair (cosine >= {g('semdedup_threshold')})", g("semdedup_removed", 0)),
+                     ("  groups of rewordings", g("semdedup_groups", 0))]
         if "pii_dropped" in counters:
             rows += [("pairs left out for personal data (pii.mode = drop)", g("pii_dropped", 0))]
         rows += [("webinstruct rewritten", "yes" if g("published_changed") else "no (unchanged)")]

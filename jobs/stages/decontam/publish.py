@@ -1,6 +1,7 @@
 """The published set: `webinstruct` rebuilt from the refined pairs the quality gate passed
 and every enabled tier has checked and none flagged, one per duplicate group (pair-level
-dedup, jobs/core/pair_dedup.py), with personal data redacted (or those pairs left out:
+dedup, jobs/core/pair_dedup.py; and one per group of rewordings, jobs/core/semdedup.py), with
+personal data redacted (or those pairs left out:
 `pii.mode`, jobs/core/pii.py) and lineage to the WARC record; an unchanged result writes
 nothing."""
 
@@ -8,12 +9,12 @@ from __future__ import annotations
 
 from pyspark.sql import functions as F
 
-from webinstruct.jobs.core import pii, scope
+from webinstruct.jobs.core import pii, scope, semdedup
 from webinstruct.jobs.core.config import Config
 from webinstruct.jobs.core.contamination import CHECKED, current_contamination
 from webinstruct.jobs.core.lease import writes
 from webinstruct.jobs.core.pair_dedup import dedup_pairs
-from webinstruct.jobs.core.tables import WEBINSTRUCT
+from webinstruct.jobs.core.tables import SEMDEDUP_GROUPS, WEBINSTRUCT
 from webinstruct.jobs.core.views import current_pairs, markup_signal, quality_current, recall_current, refined_pairs
 from webinstruct.jobs.stages.decontam.bench import Bench
 from webinstruct.jobs.stages.decontam.tiers import unit_id
@@ -78,6 +79,12 @@ def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual
     else:
         out = out.withColumn("duplicates", F.lit(0).cast("long"))
     out = out.withColumn("quality", _quality(cfg, lake, out) if "score" in out.columns else F.lit(None).cast("double"))
+    sem = {}
+    if semdedup.enabled(cfg):  # rewordings of one question: one pair each (keeper: already published, then quality)
+        old = lake.read(PUBLISHED).select("qa_id", "refiner") if lake.exists(PUBLISHED) else None
+        out, sem = semdedup.collapse(spark, cfg, lake, out, old, run_id)
+    elif lake.exists(semdedup.GROUPS):
+        lake.replace(semdedup.GROUPS, spark.createDataFrame([], SEMDEDUP_GROUPS))
     checked = pii.check(spark, cfg, lake, out, run_id) if pii.enabled(cfg) else {}  # what the pii step has not seen yet
     before = out.count() if cfg.pii.mode == "drop" else 0
     out = pii.apply(lake, cfg, out)
@@ -90,7 +97,7 @@ def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual
     out = materialize(out, "published")
     total = out.count()
     pending = gate_pending(cfg, lake, refined)
-    result = {"published": total, "gate_pending": pending, "pii_checked_at_publish": checked.get("pii_checked", 0)}
+    result = {"published": total, "gate_pending": pending, "pii_checked_at_publish": checked.get("pii_checked", 0), **sem}
     if cfg.pii.mode == "drop":
         result["pii_dropped"] = before - total
     if lake.exists(PUBLISHED):

@@ -1,0 +1,64 @@
+"""Python functions for semantic dedup: question embeddings (the MiniLM encoder, loaded once
+per worker), each embedding's nearest stored centroid, and the groups inside a cluster."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from webinstruct.lib.decontam.embed_index import encode
+from webinstruct.lib.dedup.semantic import collapse, nearest, numbers_of
+
+
+def embed_map(model: str, device: str, threads: int) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    """(qa_id, refiner, question_hash, question) -> (qa_id, refiner, question_hash, numbers,
+    embedding: unit float32)."""
+
+    def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            if batch.empty:
+                continue
+            vectors = encode([q if isinstance(q, str) else "" for q in batch["question"]], model, 64, device, threads)
+            out = batch[["qa_id", "refiner", "question_hash"]].copy()
+            out["numbers"] = [numbers_of(q if isinstance(q, str) else "") for q in batch["question"]]
+            out["embedding"] = [v.tolist() for v in vectors]
+            yield out
+
+    return fn
+
+
+def assign_map(centroids: list[list[float]]) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    """Rows with an `embedding` -> the same rows (without it) plus `cluster_id`, the nearest centroid."""
+    c = np.asarray(centroids, dtype=np.float32)
+
+    def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            if batch.empty:
+                continue
+            v = np.stack([np.asarray(e, dtype=np.float32) for e in batch["embedding"]])
+            out = batch.copy()
+            out["cluster_id"] = nearest(v, c).astype("int32")
+            yield out
+
+    return fn
+
+
+def collapse_group(threshold: float) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """applyInPandas over one cluster: (qa_id, refiner, numbers, embedding, published, quality) ->
+    (qa_id, refiner, cluster_id, keeper_qa_id, keeper_refiner, similarity)."""
+
+    def fn(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.sort_values(["qa_id", "refiner"]).reset_index(drop=True)
+        v = np.stack([np.asarray(e, dtype=np.float32) for e in frame["embedding"]])
+        quality = [0.0 if q is None or pd.isna(q) else float(q) for q in frame["quality"]]
+        rank = [(not bool(p), -q, a, r) for p, q, a, r in zip(frame["published"], quality, frame["qa_id"], frame["refiner"])]
+        done = collapse(v, rank, threshold, list(frame["numbers"]))
+        return pd.DataFrame({
+            "qa_id": frame["qa_id"], "refiner": frame["refiner"], "cluster_id": frame["cluster_id"].astype("int32"),
+            "keeper_qa_id": [frame["qa_id"][k] for k in done.keeper], "keeper_refiner": [frame["refiner"][k] for k in done.keeper],
+            "similarity": [round(s, 4) for s in done.similarity],
+        })
+
+    return fn
