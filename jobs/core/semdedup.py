@@ -131,13 +131,26 @@ def collapse(spark, cfg: Config, lake, candidates, published, run_id: str):
     grouped = scope.current().materialize(
         assigned.groupBy("cluster_id").applyInPandas(collapse_group(cfg.semdedup.threshold), schema), "semdedup")
     removed = grouped.where((F.col("qa_id") != F.col("keeper_qa_id")) | (F.col("refiner") != F.col("keeper_refiner")))
-    lake.replace(GROUPS, removed.select(*GROUP_COLUMNS[:2], "keeper_qa_id", "keeper_refiner", "cluster_id", "similarity",
-                                        F.lit(cfg.semdedup.threshold).alias("threshold"), F.lit(fit_id).alias("fit_id"),
-                                        F.lit(run_id).alias("run_id")).select(*SEMDEDUP_GROUPS.fieldNames()))
+    rows = removed.select(*GROUP_COLUMNS[:2], "keeper_qa_id", "keeper_refiner", "cluster_id", "similarity",
+                          F.lit(cfg.semdedup.threshold).alias("threshold"), F.lit(fit_id).alias("fit_id"),
+                          F.lit(run_id).alias("run_id")).select(*SEMDEDUP_GROUPS.fieldNames())
+    replace_if_changed(lake, rows)
     counters["semdedup_threshold"] = cfg.semdedup.threshold
     counters["semdedup_removed"] = removed.count()
     counters["semdedup_groups"] = removed.select("keeper_qa_id", "keeper_refiner").distinct().count()
     return candidates.join(removed.select("qa_id", "refiner"), ["qa_id", "refiner"], "left_anti"), counters
+
+
+def replace_if_changed(lake, rows) -> bool:
+    """Rewrite `semdedup` unless it holds the same groups (run ids aside): a rerun without
+    new input writes nothing."""
+    if lake.exists(GROUPS):
+        old = lake.read(GROUPS).drop("run_id")
+        new = rows.drop("run_id")
+        if old.count() == new.count() and new.exceptAll(old).limit(1).count() == 0:
+            return False
+    lake.replace(GROUPS, rows)
+    return True
 
 
 def examples(lake, limit: int = 10) -> list[dict]:

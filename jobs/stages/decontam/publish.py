@@ -83,8 +83,8 @@ def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual
     if semdedup.enabled(cfg):  # rewordings of one question: one pair each (keeper: already published, then quality)
         old = lake.read(PUBLISHED).select("qa_id", "refiner") if lake.exists(PUBLISHED) else None
         out, sem = semdedup.collapse(spark, cfg, lake, out, old, run_id)
-    elif lake.exists(semdedup.GROUPS):
-        lake.replace(semdedup.GROUPS, spark.createDataFrame([], SEMDEDUP_GROUPS))
+    elif lake.exists(semdedup.GROUPS):  # off now: nothing was left out as a rewording
+        semdedup.replace_if_changed(lake, spark.createDataFrame([], SEMDEDUP_GROUPS))
     checked = pii.check(spark, cfg, lake, out, run_id) if pii.enabled(cfg) else {}  # what the pii step has not seen yet
     before = out.count() if cfg.pii.mode == "drop" else 0
     out = pii.apply(lake, cfg, out)
