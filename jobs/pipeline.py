@@ -124,7 +124,8 @@ STEPS: tuple[Step, ...] = (
          "rewordings (semdedup.threshold)", ("qa_refined",), ("pair_embeddings", "semdedup_centroids"),
          lambda spark, cfg, lake, o: semdedup.run(spark, cfg, lake), semdedup.summary_rows),
     Step("decontam pairs", "10-gram, embedding and LLM-judge checks on refined pairs; publish the clean ones that passed the gate, one per duplicate",
-         ("qa_refined", "benchmarks"), ("contamination", "decontam_checked", "decontam_judgements", "semdedup", "pair_pii", "webinstruct"),
+         ("qa_refined", "benchmarks"), ("contamination", "decontam_checked", "decontam_judgements", "semdedup", "pair_embeddings", "semdedup_centroids", "pair_pii",
+          "webinstruct"),
          lambda spark, cfg, lake, o: decontam.pairs(spark, cfg, lake), decontam.summary_rows,
          lambda cfg: cfg.decontam.embed and cfg.decontam.judge),
     Step("synthesize", "sampled solutions voted by equivalent final answers (OpenMathInstruct-2); with augment, new problems "

@@ -10,8 +10,9 @@ groups split by separators, or a word such as "phone" or "call" just before it) 
 not sit inside a formula; a bare run of digits, a year, a dimension or an ISBN is not one.
 Names are not found: no named-entity model installs from PyPI (spaCy's are on GitHub).
 
-Every pattern has bounded repetition and text is scanned in bounded windows, so a hostile
-megabyte of digits or of `@` costs time linear in its length.
+Every pattern has bounded repetition, formulas are found by one pass over their delimiters,
+and each candidate is validated once, so a hostile megabyte of digits, `@` or `$` costs
+time linear in its length.
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ SECRET_PARAM = re.compile(r"(?i)([?&;](?:access_token|refresh_token|id_token|tok
                           r"([^\s&#;\"'<>]{4,512})")
 KEY_SHAPES = re.compile(r"(?<![A-Za-z0-9])(?:AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|sk-[A-Za-z0-9_-]{20,120}|"
                         r"xox[abposr]-[A-Za-z0-9-]{10,120}|AIza[0-9A-Za-z_-]{35})(?![A-Za-z0-9])")
-MATH_SPAN = re.compile(r"\$\$.{0,4000}?\$\$|\$[^$\n]{1,1000}\$|\\\(.{0,2000}?\\\)|\\\[.{0,4000}?\\\]", re.S)
-WINDOW = 1 << 16  # characters scanned at a time by the phone validator's context check
+MATH_DELIMS = re.compile(r"(?<!\\)\$\$|(?<!\\)\$|\\\(|\\\)|\\\[|\\\]")
+CLOSER = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
+MAX_MATH = {"$$": 4000, "$": 1000, "\\(": 2000, "\\[": 4000}  # longer is no formula: its opener was a stray sign
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,20 @@ class Finding:
 
 
 def math_spans(text: str) -> list[tuple[int, int]]:
-    return [m.span() for m in MATH_SPAN.finditer(text)]
+    """The formulas' (start, end), sorted and disjoint: one pass pairing each opener with its
+    closer ($...$ on one line, $$...$$, \\(...\\), \\[...\\]); an opener left open too long is
+    dropped and the next delimiter starts over."""
+    spans: list[tuple[int, int]] = []
+    opener, start = None, 0
+    for m in MATH_DELIMS.finditer(text):
+        tok = m.group()
+        if opener is not None and tok == CLOSER[opener] and m.start() - start <= MAX_MATH[opener] \
+                and not (opener == "$" and "\n" in text[start:m.start()]):
+            spans.append((start, m.end()))
+            opener = None
+        elif tok in CLOSER:
+            opener, start = tok, m.start()
+    return spans
 
 
 def _inside(spans: list[tuple[int, int]], start: int, end: int) -> bool:
@@ -127,8 +142,9 @@ def _in_arithmetic(text: str, start: int, end: int) -> bool:
     return bool(before) and before[-1] in _OPERATORS or bool(after) and after[0] in _OPERATORS
 
 
-def find(text: str, region: str = "US") -> list[Finding]:
-    """Every finding, sorted, not overlapping (the earlier, then the longer one wins)."""
+def find(text: str, region: str = "US", types: frozenset[str] | None = None) -> list[Finding]:
+    """Every finding of `types` (None: all), sorted, not overlapping (the earlier, then the
+    longer one wins)."""
     text = text[:MAX_TEXT_CHARS]
     math = math_spans(text)
     found: list[Finding] = []
@@ -175,6 +191,8 @@ def find(text: str, region: str = "US") -> list[Finding]:
         if PHONE_WORDS.search(before) and not _inside(math, *m.span()) and not _in_arithmetic(text, *m.span()) \
                 and _valid_phone(m.group(), region):
             found.append(Finding("PHONE", *m.span()))
+    if types is not None:
+        found = [f for f in found if f.type in types]
     found.sort(key=lambda f: (f.start, -(f.end - f.start)))
     out: list[Finding] = []
     for f in found:
@@ -187,7 +205,7 @@ def redact(text: str | None, types: frozenset[str] | None = None, region: str = 
     """(text with each finding replaced by its placeholder, findings per type)."""
     if not text:
         return text, Counter()
-    findings = [f for f in find(text, region) if types is None or f.type in types]
+    findings = find(text, region, types)
     if not findings:
         return text, Counter()
     parts, at = [], 0

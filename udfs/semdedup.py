@@ -54,7 +54,7 @@ def collapse_group(threshold: float) -> Callable[[pd.DataFrame], pd.DataFrame]:
         v = np.stack([np.asarray(e, dtype=np.float32) for e in frame["embedding"]])
         quality = [0.0 if q is None or pd.isna(q) else float(q) for q in frame["quality"]]
         rank = [(not bool(p), -q, a, r) for p, q, a, r in zip(frame["published"], quality, frame["qa_id"], frame["refiner"])]
-        done = collapse(v, rank, threshold, list(frame["numbers"]))
+        done = collapse(v, rank, threshold, list(frame["numbers"]), list(frame["qa_id"]))  # one pair's rewrites stay apart
         return pd.DataFrame({
             "qa_id": frame["qa_id"], "refiner": frame["refiner"], "cluster_id": frame["cluster_id"].astype("int32"),
             "keeper_qa_id": [frame["qa_id"][k] for k in done.keeper], "keeper_refiner": [frame["refiner"][k] for k in done.keeper],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -97,7 +98,11 @@ def published_counts(lake, cfg: Config, published) -> dict | None:
     rows = current(lake, cfg) if enabled(cfg) else None
     if rows is None:
         return None
-    how = "left_anti" if cfg.pii.mode == "drop" else "left_semi"  # drop: the pairs left out; redact: the published ones
+    # drop: the checked pairs with findings (none of them is published: some had failed the gate
+    # or decontamination anyway); redact: the published ones
+    how = "left_anti" if cfg.pii.mode == "drop" else "left_semi"
+    latest = Window.partitionBy("qa_id", "refiner").orderBy(F.desc("checked_at"))  # a rewritten pair counts once
+    rows = rows.withColumn("_n", F.row_number().over(latest)).where(F.col("_n") == 1).drop("_n")
     mine = rows.where(F.col("findings") > 0).join(published.select("qa_id", "refiner").distinct(), ["qa_id", "refiner"], how)
     out = {"mode": cfg.pii.mode, "pairs": mine.select("qa_id", "refiner").distinct().count()}
     out["types"] = {k[4:]: v for k, v in sorted(type_counts(mine).items())}

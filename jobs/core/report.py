@@ -329,8 +329,9 @@ def _pii_section(page: Page, data: dict) -> None:
     if not p:
         page.section("pii", "Personal data", note("not checked (pii.mode = off, or nothing published yet)"))
         return
-    what = "left out (pii.mode = drop)" if p["mode"] == "drop" else "redacted with typed placeholders"
-    parts = [note(f"{p['pairs']:,} pairs with personal data, {what}")]
+    what = ("checked pairs had personal data; none is published (pii.mode = drop)" if p["mode"] == "drop"
+            else "published pairs had personal data, redacted with typed placeholders")
+    parts = [note(f"{p['pairs']:,} {what}")]
     if p["types"]:
         parts.append(figure(plots.hbar(list(p["types"].items()), "personal data found, per type")))
         parts.append(table(["type", "findings"], [[k, v] for k, v in p["types"].items()]))

@@ -364,7 +364,8 @@ def pii_text(cfg: Config, lake, facts: dict) -> str:
         return f"Checked for personal data ({kinds}); none was found in the published pairs."
     per_type = markdown(["type", "findings"], [[t, n] for t, n in found["types"].items()])
     if cfg.pii.mode == "drop":
-        return f"Checked for personal data ({kinds}); {found['pairs']} pairs that had some were left out.\n\n{per_type}"
+        return (f"Checked for personal data ({kinds}); none of the {found['pairs']} checked pairs that had some is published "
+                f"(`pii.mode = drop`).\n\n{per_type}")
     return (f"Checked for personal data ({kinds}); in {found['pairs']} published pairs each finding was replaced by a typed "
             f"placeholder (`<EMAIL>`, `<PHONE>`, ...).\n\n{per_type}")
 

@@ -186,7 +186,10 @@ def _vote(spark, lake: Lake, cfg: Config, questions, skey: str, run_id: str) -> 
             .join(questions.select(*keys.QUESTION_COLUMNS), "question_id"))
     counters: Counter = Counter()
     if verdicts.enabled(cfg):
-        counters.update(_verify(spark, cfg, lake, data, run_id))
+        asked, waiting = _verify(spark, cfg, lake, data, run_id)
+        counters.update(asked)
+        if waiting is not None:  # a pair without a final reply (an engine error to retry): not voted until it has one
+            data = data.join(waiting, "question_id", "left_anti")
         judged = verdicts.judged(lake, cfg)
         if judged is not None:
             data = data.join(judged, "question_id", "left")
@@ -217,9 +220,10 @@ def _vote(spark, lake: Lake, cfg: Config, questions, skey: str, run_id: str) -> 
     return counters
 
 
-def _verify(spark, cfg: Config, lake: Lake, data, run_id: str) -> Counter:
+def _verify(spark, cfg: Config, lake: Lake, data, run_id: str):
     """Ask the LLM verifier, in both orders, about each answer pair of these questions that
-    the rules leave open and that has no final reply from the current verifier yet."""
+    the rules leave open and that has no final reply from the current verifier yet.
+    Returns (counters, question ids that still wait for a final reply, or None)."""
     s = cfg.synthesize
     prompt = verdicts.prompt(cfg)
     schema = T.StructType([T.StructField(c, T.StringType()) for c in VERIFY_COLUMNS])
@@ -229,11 +233,11 @@ def _verify(spark, cfg: Config, lake: Lake, data, run_id: str) -> Counter:
         cands.write.mode("overwrite").parquet(scratch)
         cands = spark.read.parquet(scratch)
         counters = Counter(verifier_pairs_open=cands.count())
+        everything = cands
         if lake.exists(verdicts.TABLE):
-            final = verdicts.replies(lake, cfg).groupBy(*verdicts.KEYS).agg(F.countDistinct("order").alias("orders"))
-            cands = cands.join(final.where(F.col("orders") == 2).select(*verdicts.KEYS), verdicts.KEYS, "left_anti")
+            cands = cands.join(_final(lake, cfg), verdicts.KEYS, "left_anti")
         if not counters["verifier_pairs_open"] or cands.limit(1).count() == 0:
-            return counters
+            return counters, None
         model = verdicts.model(cfg)
         spec = engine_spec(cfg, model, (s.tokenizer or None) if model == keys.teacher(cfg) else None)
         preflight(spark, cfg, spec)
@@ -256,9 +260,18 @@ def _verify(spark, cfg: Config, lake: Lake, data, run_id: str) -> Counter:
         for r in verdicts.decided(lake, cfg).join(asked, verdicts.KEYS).groupBy("equivalent").count().collect():
             name = {True: "equal", False: "different"}.get(r["equivalent"], "undecided")
             counters[f"verifier_pairs_{name}"] = int(r["count"])
-        return counters
+        waiting = everything.join(_final(lake, cfg), verdicts.KEYS, "left_anti").select("question_id").distinct()
+        waiting = scope.current().materialize(waiting, "verify-waiting")  # read back before the scratch goes
+        counters["verifier_questions_waiting"] = waiting.count()
+        return counters, waiting
     finally:
         lake.remove_tree(scratch)
+
+
+def _final(lake: Lake, cfg: Config):
+    """(question_id, pair_hash) of pairs with a final reply in both orders."""
+    final = verdicts.replies(lake, cfg).groupBy(*verdicts.KEYS).agg(F.countDistinct("order").alias("orders"))
+    return final.where(F.col("orders") == 2).select(*verdicts.KEYS)
 
 
 def _augment(spark, cfg: Config, lake: Lake, spec, run_id: str) -> Counter:
@@ -391,6 +404,7 @@ def summary_rows(counters: dict, lake: Lake | None = None) -> list[tuple[str, ob
                   f"{counters.get('verifier_pairs_equal', 0)} / {counters.get('verifier_pairs_different', 0)} / "
                   f"{counters.get('verifier_pairs_undecided', 0)}"),
                  ("  replies that did not parse", counters.get("verifier_replies_parse_error", 0)),
+                 ("  questions waiting for a reply (engine errors, asked again next run)", counters.get("verifier_questions_waiting", 0)),
                  ("votes whose groups the LLM joined", counters.get("votes_merged_by_llm", 0)),
                  ("majority equals the page's answer by the LLM only", counters.get("reference_agrees_by_llm", 0))]
     return rows

@@ -4,8 +4,9 @@ them (transitively) keeps one pair. MinHash finds copies of the text; this finds
 same question asked again in other words.
 
 Spark-free: the job clusters the embeddings with MLlib k-means and hands each cluster's
-rows here. The similarity matrix is computed in row blocks, so memory stays at
-`block x cluster size` floats however large a cluster grows.
+rows here. The similarity matrix is computed in row blocks of its upper triangle, so its
+memory stays at `block x cluster size` floats however large a cluster grows (the matches
+themselves are listed: a cluster of near-identical questions lists many).
 """
 
 from __future__ import annotations
@@ -33,21 +34,23 @@ def _find(parent: list[int], i: int) -> int:
     return i
 
 
-def collapse(vectors: np.ndarray, rank: list[tuple], threshold: float, numbers: list | None = None) -> Collapsed:
+def collapse(vectors: np.ndarray, rank: list[tuple], threshold: float, numbers: list | None = None,
+             apart: list | None = None) -> Collapsed:
     """`vectors`: unit rows; `rank`: per row a sort key, the smallest is the group's keeper
     (already published first, then quality; ties by id, so the choice is deterministic);
     `numbers`: per row the question's numbers: two rows join only when theirs are equal
-    (an encoder hardly sees that 48 became 84, which makes another problem)."""
+    (an encoder hardly sees that 48 became 84, which makes another problem); `apart`: rows
+    with the same value never join directly (two refiners' rewrites of one pair)."""
     n = len(vectors)
     parent = list(range(n))
     if n > 1:
         v = np.asarray(vectors, dtype=np.float32)
         for start in range(0, n, BLOCK):
-            sims = v[start:start + BLOCK] @ v.T
-            rows, cols = np.nonzero(sims >= threshold)
-            for r, c in zip(rows.tolist(), cols.tolist()):
+            sims = v[start:start + BLOCK] @ v[start:].T  # the upper triangle and the diagonal block
+            rows, cols = np.nonzero(np.triu(sims >= threshold, k=1))
+            for r, c in zip(rows.tolist(), (cols + start).tolist()):
                 i = start + r
-                if c > i and (numbers is None or numbers[i] == numbers[c]):
+                if (numbers is None or numbers[i] == numbers[c]) and (apart is None or apart[i] != apart[c]):
                     a, b = _find(parent, i), _find(parent, c)
                     if a != b:
                         parent[max(a, b)] = min(a, b)

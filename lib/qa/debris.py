@@ -34,34 +34,71 @@ class Cleaned:
     removed: tuple[str, ...]  # quote | quote_line | signature | sent_from | edit_stamp, one per removal
 
 
+_MATH_TOKENS = re.compile(r"(?<!\\)\$\$|(?<!\\)\$|\\\[|\\\]|\\begin\{(?:align|equation|gather|eqnarray)\*?\}|"
+                          r"\\end\{(?:align|equation|gather|eqnarray)\*?\}")
+
+
+def _math_state(line: str, state: tuple[bool, bool]) -> tuple[bool, bool]:
+    """(inside $...$, inside a display block: $$, \\[ or an align environment) after `line`."""
+    inline, display = state
+    for m in _MATH_TOKENS.finditer(line):
+        tok = m.group()
+        if tok == "$$":
+            display = not display
+        elif tok == "$":
+            inline = not inline if not display else inline
+        elif tok == "\\[" or tok.startswith("\\begin"):
+            display = True
+        else:
+            display = False
+    return inline, display
+
+
+def _signature(lines: list[str]) -> bool:
+    """What follows "--" is a signature: a few short lines, no formula."""
+    rest = [x for x in lines if x.strip()]
+    return len(rest) <= 4 and sum(len(x) for x in rest) <= 300 and not any(c in x for x in rest for c in "$=\\")
+
+
 def clean_answer(text: str | None) -> Cleaned:
     if not text:
         return Cleaned(text or "", ())
     head, tail = text[:MAX_SCAN_CHARS], text[MAX_SCAN_CHARS:]
     lines = head.split("\n")
+    # the last blank line's index, once (a quoted paragraph ends at a blank line when the post has any after it)
+    last_blank = max((j for j, x in enumerate(lines) if not x.strip()), default=-1)
+    content_after = [False] * (len(lines) + 1)  # content_after[j]: a line of the post's own at j or later
+    for j in range(len(lines) - 1, -1, -1):
+        x = lines[j]
+        own = bool(x.strip()) and not (SENT_FROM.match(x) or EDIT_STAMP.match(x) or QUOTE_HEAD.match(x) or SIGNATURE.match(x))
+        content_after[j] = own or content_after[j + 1]
     out: list[str] = []
     removed: list[str] = []
-    i, dollars = 0, 0  # "$" seen so far: odd means this line starts inside a formula
+    i, state = 0, (False, False)
     while i < len(lines):
         line = lines[i]
-        in_math = dollars % 2 == 1
-        dollars += line.count("$") - line.count("\\$")
-        if SIGNATURE.match(line):  # the rest is the signature
+        in_math = state[0] or state[1]
+        state = _math_state(line, state)
+        if SIGNATURE.match(line) and not in_math and _signature(lines[i + 1:]):  # the rest is the signature
             removed.append("signature")
             break
-        if QUOTE_HEAD.match(line):  # attribution, then the quoted paragraph
+        head = QUOTE_HEAD.match(line) if not in_math else None
+        if head:  # attribution, then the quoted paragraph
             removed.append("quote")
+            certain = " said in " in line  # NodeBB's quote header: what follows it is always the quote
             i += 1
             while i < len(lines) and not lines[i].strip():  # the quote may start after a blank line
                 i += 1
-            blank = any(not x.strip() for x in lines[i:])
-            while i < len(lines) and lines[i].strip():
-                i += 1
-                if not blank:  # one-line-per-paragraph posts: the quote is the next line
+            end = i
+            while end < len(lines) and lines[end].strip():
+                end += 1
+                if last_blank < i:  # one-line-per-paragraph posts: the quote is the next line
                     break
+            if certain or content_after[end]:  # the reply follows (or the header says so): the paragraph was the quote
+                i = end
             continue
         inline = INLINE_QUOTE_HEAD.match(line)
-        if inline:  # "@X said in T: quoted text" on one line, the reply on the next lines
+        if inline and not in_math:  # "@X said in T: quoted text" on one line, the reply on the next lines
             removed.append("quote")
             i += 1
             continue

@@ -23,7 +23,7 @@ from webinstruct.lib.llm.types import ChatRequest, Generation
 from webinstruct.lib.qa.answers import MAX_ANSWER_CHARS, Vote, equivalent, majority, math_readable, normalise
 from webinstruct.lib.qa.parse import reply_bool
 
-VERIFY_VERSION = "verify-1"  # bump when what is asked changes: every pair is asked again
+VERIFY_VERSION = "verify-1"  # in every pair hash: bump it when what is asked changes, and every pair is asked again
 ORDERS = ("a_first", "b_first")
 _TRUE = {"true", "yes", "equivalent", "same", "1"}
 _FALSE = {"false", "no", "different", "not equivalent", "0"}
@@ -72,7 +72,7 @@ def pair_hash(question_id: str, a: str, b: str) -> str:
     """The question and the pair's normalised answers: the same pair under another question
     is another pair (a unit may be implied by one problem and not by another)."""
     x, y = canonical(a[:MAX_ANSWER_CHARS], b[:MAX_ANSWER_CHARS])
-    return hashlib.blake2b("\x1f".join(("answers", question_id, normalise(x), normalise(y))).encode(),
+    return hashlib.blake2b("\x1f".join(("answers", VERIFY_VERSION, question_id, normalise(x), normalise(y))).encode(),
                            digest_size=16).hexdigest()
 
 

@@ -67,9 +67,17 @@ def test_typed_placeholders_and_types_filter():
     assert only_mail.startswith("Mail <EMAIL> or call +1 (650)") and counts == Counter({"EMAIL": 1})
     assert redact("https://alice:hunter2@git.example.com/r.git")[0] == "https://<SECRET>@git.example.com/r.git"
     assert redact(None) == (None, Counter()) and redact("") == ("", Counter())
+    # a kind that is not looked for never hides one that is
+    assert redact("https://x.org/?token=abc:bob@example.org", frozenset({"EMAIL"}))[1] == Counter({"EMAIL": 1})
 
 
-@pytest.mark.parametrize("unit", ["1", "@", "1-", "a@", "$", "1.", "a:", "12 ", "+1 ", "(1) ", "a=b@c.de "])
+def test_formulas_are_found_in_one_pass():
+    text = "a $x$ b $$y\nz$$ c \\(q\\) d \\[r\\] $unclosed\nline $k$"
+    spans = pii.math_spans(text)
+    assert [text[a:b] for a, b in spans] == ["$x$", "$$y\nz$$", "\\(q\\)", "\\[r\\]", "$k$"]
+
+
+@pytest.mark.parametrize("unit", ["1", "@", "1-", "a@", "$", "1.", "a:", "12 ", "+1 ", "(1) ", "a=b@c.de ", "\\[x", "$$"])
 def test_hostile_input_costs_work_linear_in_its_length(unit, monkeypatch):
     """A megabyte of one repeated pattern: phone validations grow with the length, at most
     one per 7 characters, and the output is as expected (timings are in bench/pii.py)."""

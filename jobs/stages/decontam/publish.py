@@ -79,15 +79,19 @@ def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual
     else:
         out = out.withColumn("duplicates", F.lit(0).cast("long"))
     out = out.withColumn("quality", _quality(cfg, lake, out) if "score" in out.columns else F.lit(None).cast("double"))
+    checked = pii.check(spark, cfg, lake, out, run_id) if pii.enabled(cfg) else {}  # what the pii step has not seen yet
+    before = out.count() if cfg.pii.mode == "drop" else 0
+    if cfg.pii.mode == "drop":  # before semantic dedup, so a dropped pair never stands for its rewordings
+        out = pii.apply(lake, cfg, out)
+        dropped = before - out.count()
     sem = {}
     if semdedup.enabled(cfg):  # rewordings of one question: one pair each (keeper: already published, then quality)
         old = lake.read(PUBLISHED).select("qa_id", "refiner") if lake.exists(PUBLISHED) else None
         out, sem = semdedup.collapse(spark, cfg, lake, out, old, run_id)
     elif lake.exists(semdedup.GROUPS):  # off now: nothing was left out as a rewording
         semdedup.replace_if_changed(lake, spark.createDataFrame([], SEMDEDUP_GROUPS))
-    checked = pii.check(spark, cfg, lake, out, run_id) if pii.enabled(cfg) else {}  # what the pii step has not seen yet
-    before = out.count() if cfg.pii.mode == "drop" else 0
-    out = pii.apply(lake, cfg, out)
+    if cfg.pii.mode == "redact":  # the texts as published; the embeddings and keys above read the refined ones
+        out = pii.apply(lake, cfg, out)
     out = (
         out.withColumn("index", F.xxhash64("qa_id", "refiner").bitwiseAND(F.lit(0x7FFFFFFFFFFFFFFF)))
         .withColumn("source", F.coalesce("domain", F.lit("")))
@@ -99,7 +103,7 @@ def publish(spark, cfg: Config, lake, bench: Bench | None, run_id: str = "manual
     pending = gate_pending(cfg, lake, refined)
     result = {"published": total, "gate_pending": pending, "pii_checked_at_publish": checked.get("pii_checked", 0), **sem}
     if cfg.pii.mode == "drop":
-        result["pii_dropped"] = before - total
+        result["pii_dropped"] = dropped
     if lake.exists(PUBLISHED):
         old = lake.read(PUBLISHED)
         same_shape = old.columns == WEBINSTRUCT.fieldNames()

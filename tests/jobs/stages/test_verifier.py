@@ -22,7 +22,7 @@ from webinstruct.jobs.core.tables import SOLUTIONS, WEBINSTRUCT
 from webinstruct.jobs.stages import difficulty, synthesize
 from webinstruct.lib.llm.prompts import load_prompt
 
-EQUAL = [{"12", "twelve"}, {"5 cm", "50 mm"}]
+EQUAL = [{"12", "twelve"}, {"5 cm", "50 mm"}, {"7", "seven"}]
 UNSURE = "half a metre"  # the server replies with prose in one order for pairs with this answer
 PAGES = {  # page answer (its final answer is boxed), recorded sample answers
     "apples": ("Tom picks 7 apples and then 5 more. How many apples does he have?", "7 + 5 = \\boxed{12}",
@@ -37,7 +37,8 @@ class _ScriptedVerifier:
 
     def __init__(self):
         self.asked: list[tuple[str, str]] = []
-        asked = self.asked
+        self.failing = False  # answer 400 (final, not retried): the requests end as engine errors
+        asked, server = self.asked, self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *args):
@@ -45,6 +46,11 @@ class _ScriptedVerifier:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if server.failing:
+                    self.send_response(400)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 user = body["messages"][-1]["content"]
                 a = re.search(r"<answer_1>\n(.*?)\n</answer_1>", user, re.S).group(1)
                 b = re.search(r"<answer_2>\n(.*?)\n</answer_2>", user, re.S).group(1)
@@ -148,3 +154,30 @@ def test_pass_rates_use_the_verdicts_and_say_so(env):
                                                     & (F.col("difficulty_key") == labels.difficulty_key(env["rules"])))
     by_rules = {r["qa_id"][3:]: (r["passes"], r["reference_kind"]) for r in plain.collect()}
     assert by_rules == {"apples": (1, "page"), "rope": (1, "page")}  # the rules alone: only "12" and "5 cm"
+
+
+def test_a_pair_without_a_final_reply_holds_its_question_back_until_it_has_one(env, spark):
+    lake, server = env["lake"], env["server"]
+    q = "A jar holds 3 coins and another jar holds 4. How many coins are there?"
+    web = [{f: None for f in WEBINSTRUCT.fieldNames()} | {
+        "index": 9, "qa_id": "qa-coins", "refiner": "m", "doc_id": "doc-coins", "question": q, "answer": "\\boxed{7}",
+        "orig_question": q, "orig_answer": "\\boxed{7}", "source": "example.org", "url": "https://example.org/coins"}]
+    lake.append("webinstruct", spark.createDataFrame(web, WEBINSTRUCT))
+    qid = lake.read("webinstruct").where("qa_id = 'qa-coins'").select(web_question_id().alias("q")).first()["q"]
+    sols = [{f: None for f in SOLUTIONS.fieldNames()} | {
+        "solution_id": f"coins-{s}", "question_id": qid, "sample": s, "seed": s, "synth_key": env["skey"], "status": "ok",
+        "answer": ans, "answer_method": "boxed", "source": "web", "qa_id": "qa-coins", "refiner": "m", "doc_id": "doc-coins",
+        "raw_output": "...", "finish_reason": "stop", "model": "served", "run_id": "recorded"}
+        for s, ans in enumerate(["seven", "7", "7", "seven"])]
+    lake.append("solutions", spark.createDataFrame(sols, SOLUTIONS))
+    server.failing = True
+    try:
+        held = synthesize.run(lake.spark, env["llm"], lake)
+    finally:
+        server.failing = False
+    assert held["verifier_questions_waiting"] == 1 and held.get("questions_voted", 0) == 0
+    assert {r["status"] for r in lake.read(verdicts.TABLE).where(F.col("question_id") == qid).collect()} == {"engine_error"}
+    done = synthesize.run(lake.spark, env["llm"], lake)  # asked again (synthesize.retry_errors), then voted
+    assert done["verifier_pairs_asked"] == 1 and done["questions_voted"] == 1 and done.get("verifier_questions_waiting", 0) == 0
+    vote = _votes(lake, env["llm"], env["skey"])["coins"]
+    assert vote["majority_answer"] in ("seven", "7") and vote["votes"] == 4  # "seven" and "7" joined by the verdict

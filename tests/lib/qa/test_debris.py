@@ -79,3 +79,19 @@ def test_hostile_input_is_cleaned_in_bounded_time_and_size():
     got = clean_answer(text)
     assert got.text.startswith("> q")  # past MAX_SCAN_CHARS the tail is kept as it is, not scanned
     assert len(got.removed) == 50_000
+
+
+@pytest.mark.parametrize("text, want, kinds", [
+    ("We need\n$$\na + b\n> c + d\n$$", "We need\n$$\na + b\n> c + d\n$$", ()),  # a formula line inside display maths
+    ("\\[\n> x\n\\]\nok", "\\[\n> x\n\\]\nok", ()),
+    ("John wrote:\n\nMy actual answer is 42.\n\nSent from my iPhone", "My actual answer is 42.", ("quote", "sent_from")),
+    ("Answer:\n--\nx = 5", "Answer:\n--\nx = 5", ()),  # a rule of dashes before more maths is no signature
+])
+def test_what_the_review_found(text, want, kinds):
+    got = clean_answer(text)
+    assert (got.text, got.removed) == (want, kinds)
+
+
+def test_many_quote_heads_cost_linear_work():
+    text = "John wrote:\nq\n" * 20_000 + "\nreply"
+    assert clean_answer(text).text.endswith("reply")
