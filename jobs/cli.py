@@ -206,28 +206,12 @@ def _stage(name: str, counters: dict, lake) -> int:
     return 0
 
 
-def _pii(spark, cfg, lake, args) -> int:
-    counters = pii.run(spark, cfg, lake)
+def _optional(name: str, counters: dict | None, lake) -> int:
+    """A stage that returns None when it has nothing to do (off in config, or no input)."""
     if counters is None:
-        print(f"  {pipeline.SKIPPED['pii']}")
+        print(f"  {pipeline.SKIPPED[name]}")
         return 0
-    return _stage("pii", counters, lake)
-
-
-def _semdedup(spark, cfg, lake, args) -> int:
-    counters = semdedup.run(spark, cfg, lake, recluster=args.recluster)
-    if counters is None:
-        print(f"  {pipeline.SKIPPED['semdedup']}")
-        return 0
-    return _stage("semdedup", counters, lake)
-
-
-def _difficulty(spark, cfg, lake, args) -> int:
-    counters = difficulty.run(spark, cfg, lake)
-    if counters is None:
-        print(f"  {pipeline.SKIPPED['difficulty']}")
-        return 0
-    return _stage("difficulty", counters, lake)
+    return _stage(name, counters, lake)
 
 
 def _ingest(spark, cfg, lake, args) -> int:
@@ -360,9 +344,9 @@ COMMANDS = {
     "refine": lambda spark, cfg, lake, args: _stage("refine", refine.run(spark, cfg, lake), lake),
     "gate": lambda spark, cfg, lake, args: _stage("gate", gate.run(spark, cfg, lake), lake),
     "label": lambda spark, cfg, lake, args: _stage("label", label.run(spark, cfg, lake), lake),
-    "pii": _pii,
-    "semdedup": _semdedup,
-    "difficulty": _difficulty,
+    "pii": lambda spark, cfg, lake, args: _optional("pii", pii.run(spark, cfg, lake), lake),
+    "semdedup": lambda spark, cfg, lake, args: _optional("semdedup", semdedup.run(spark, cfg, lake, recluster=args.recluster), lake),
+    "difficulty": lambda spark, cfg, lake, args: _optional("difficulty", difficulty.run(spark, cfg, lake), lake),
     "synthesize": _synthesize,
     "export": _export,
     "run": _run,

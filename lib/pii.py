@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import phonenumbers
 from stdnum import iban, luhn
 
+from webinstruct.lib.math_spans import inside, math_spans
+
 PII_VERSION = "pii-1"  # bump when what is found changes: every pair is checked again
 TYPES = ("EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "IP_ADDRESS", "SECRET")
 PLACEHOLDERS = {t: f"<{t}>" for t in TYPES}
@@ -50,9 +52,6 @@ SECRET_PARAM = re.compile(r"(?i)([?&;](?:access_token|refresh_token|id_token|tok
                           r"([^\s&#;\"'<>]{4,512})")
 KEY_SHAPES = re.compile(r"(?<![A-Za-z0-9])(?:AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|sk-[A-Za-z0-9_-]{20,120}|"
                         r"xox[abposr]-[A-Za-z0-9-]{10,120}|AIza[0-9A-Za-z_-]{35})(?![A-Za-z0-9])")
-MATH_DELIMS = re.compile(r"(?<!\\)\$\$|(?<!\\)\$|\\\(|\\\)|\\\[|\\\]")
-CLOSER = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
-MAX_MATH = {"$$": 4000, "$": 1000, "\\(": 2000, "\\[": 4000}  # longer is no formula: its opener was a stray sign
 
 
 @dataclass(frozen=True)
@@ -60,35 +59,6 @@ class Finding:
     type: str
     start: int
     end: int
-
-
-def math_spans(text: str) -> list[tuple[int, int]]:
-    """The formulas' (start, end), sorted and disjoint: one pass pairing each opener with its
-    closer ($...$ on one line, $$...$$, \\(...\\), \\[...\\]); an opener left open too long is
-    dropped and the next delimiter starts over."""
-    spans: list[tuple[int, int]] = []
-    opener, start = None, 0
-    for m in MATH_DELIMS.finditer(text):
-        tok = m.group()
-        if opener is not None and tok == CLOSER[opener] and m.start() - start <= MAX_MATH[opener] \
-                and not (opener == "$" and "\n" in text[start:m.start()]):
-            spans.append((start, m.end()))
-            opener = None
-        elif tok in CLOSER:
-            opener, start = tok, m.start()
-    return spans
-
-
-def _inside(spans: list[tuple[int, int]], start: int, end: int) -> bool:
-    # spans are sorted and disjoint: binary search for the last span starting at or before `start`
-    lo, hi = 0, len(spans)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if spans[mid][0] <= start:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo > 0 and spans[lo - 1][1] >= end
 
 
 def valid_region(region: str) -> bool:
@@ -161,14 +131,14 @@ def find(text: str, region: str = "US", types: frozenset[str] | None = None) -> 
             found.append(Finding("IBAN", *m.span()))
     for m in CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group())
-        if 13 <= len(digits) <= 19 and CARD_PREFIX.match(digits) and luhn.is_valid(digits) and not _inside(math, *m.span()):
+        if 13 <= len(digits) <= 19 and CARD_PREFIX.match(digits) and luhn.is_valid(digits) and not inside(math, *m.span()):
             found.append(Finding("CREDIT_CARD", *m.span()))
     for m in IPV4.finditer(text):
         try:
             ipaddress.IPv4Address(m.group())
         except ValueError:
             continue
-        if not _inside(math, *m.span()):
+        if not inside(math, *m.span()):
             found.append(Finding("IP_ADDRESS", *m.span()))
     for m in IPV6.finditer(text):
         value = m.group()
@@ -178,17 +148,17 @@ def find(text: str, region: str = "US", types: frozenset[str] | None = None) -> 
             ipaddress.IPv6Address(value)
         except ValueError:
             continue
-        if not _inside(math, *m.span()):
+        if not inside(math, *m.span()):
             found.append(Finding("IP_ADDRESS", *m.span()))
     for m in PHONE_SHAPE.finditer(text):
         candidate = m.group()
-        if _inside(math, *m.span()) or _dates_or_maths(candidate) or _in_arithmetic(text, *m.span()):
+        if inside(math, *m.span()) or _dates_or_maths(candidate) or _in_arithmetic(text, *m.span()):
             continue
         if _valid_phone(candidate, region):
             found.append(Finding("PHONE", *m.span()))
     for m in BARE_DIGITS.finditer(text):  # digits alone count only after a word that announces a number
         before = text[max(0, m.start() - 24): m.start()]
-        if PHONE_WORDS.search(before) and not _inside(math, *m.span()) and not _in_arithmetic(text, *m.span()) \
+        if PHONE_WORDS.search(before) and not inside(math, *m.span()) and not _in_arithmetic(text, *m.span()) \
                 and _valid_phone(m.group(), region):
             found.append(Finding("PHONE", *m.span()))
     if types is not None:

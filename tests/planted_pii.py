@@ -14,7 +14,7 @@ from pathlib import Path
 
 import phonenumbers
 
-from webinstruct.lib.pii import math_spans
+from webinstruct.lib.math_spans import math_spans
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 REGIONS = ["US", "GB", "DE", "FR", "IN", "BR", "AU", "JP", "ES", "IT", "NL", "CA", "MX", "ZA", "SE", "PL", "CH", "NG", "KR", "SG"]

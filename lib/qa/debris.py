@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from webinstruct.lib.math_spans import inside, math_spans
+
 MAX_SCAN_CHARS = 200_000  # answers are far shorter; longer text is cleaned in its head only
 
 QUOTE_HEAD = re.compile(
@@ -32,26 +34,6 @@ EDIT_STAMP = re.compile(r"^\s*(?:\(?(?:Last )?edited(?: by [^\n]{1,60})?(?: on| 
 class Cleaned:
     text: str
     removed: tuple[str, ...]  # quote | quote_line | signature | sent_from | edit_stamp, one per removal
-
-
-_MATH_TOKENS = re.compile(r"(?<!\\)\$\$|(?<!\\)\$|\\\[|\\\]|\\begin\{(?:align|equation|gather|eqnarray)\*?\}|"
-                          r"\\end\{(?:align|equation|gather|eqnarray)\*?\}")
-
-
-def _math_state(line: str, state: tuple[bool, bool]) -> tuple[bool, bool]:
-    """(inside $...$, inside a display block: $$, \\[ or an align environment) after `line`."""
-    inline, display = state
-    for m in _MATH_TOKENS.finditer(line):
-        tok = m.group()
-        if tok == "$$":
-            display = not display
-        elif tok == "$":
-            inline = not inline if not display else inline
-        elif tok == "\\[" or tok.startswith("\\begin"):
-            display = True
-        else:
-            display = False
-    return inline, display
 
 
 def _signature(lines: list[str]) -> bool:
@@ -74,11 +56,14 @@ def clean_answer(text: str | None) -> Cleaned:
         content_after[j] = own or content_after[j + 1]
     out: list[str] = []
     removed: list[str] = []
-    i, state = 0, (False, False)
+    formulas = math_spans(head, inline_newlines=True)
+    offsets = [0]
+    for x in lines[:-1]:
+        offsets.append(offsets[-1] + len(x) + 1)
+    i = 0
     while i < len(lines):
         line = lines[i]
-        in_math = state[0] or state[1]
-        state = _math_state(line, state)
+        in_math = inside(formulas, offsets[i], offsets[i])  # the line starts inside a formula
         if SIGNATURE.match(line) and not in_math and _signature(lines[i + 1:]):  # the rest is the signature
             removed.append("signature")
             break

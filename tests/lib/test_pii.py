@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import shared
 from tests.planted_pii import planted
 from webinstruct.lib import pii
+from webinstruct.lib.math_spans import math_spans
 from webinstruct.lib.pii import TYPES, find, redact
 
 
@@ -73,7 +74,7 @@ def test_typed_placeholders_and_types_filter():
 
 def test_formulas_are_found_in_one_pass():
     text = "a $x$ b $$y\nz$$ c \\(q\\) d \\[r\\] $unclosed\nline $k$"
-    spans = pii.math_spans(text)
+    spans = math_spans(text)
     assert [text[a:b] for a, b in spans] == ["$x$", "$$y\nz$$", "\\(q\\)", "\\[r\\]", "$k$"]
 
 

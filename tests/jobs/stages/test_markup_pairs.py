@@ -8,13 +8,11 @@ that records what it is asked (no model is needed to see which pages reach it)."
 from __future__ import annotations
 
 import gzip
-import http.server
-import json
-import threading
 
 import pytest
 from pyspark.sql import functions as F
 
+from tests.chat_server import ChatServer
 from tests.conftest import wceb_page
 from webinstruct.jobs.core.config import load_config
 from webinstruct.jobs.core.lake import open_lake
@@ -41,40 +39,23 @@ def _warc(path, pages: list[tuple[str, str]]) -> None:
     path.write_bytes(b"".join(records))
 
 
-class _RecordingLlm:
+class _RecordingLlm(ChatServer):
     """Answers every chat request with no pairs, and keeps each prompt it was sent."""
 
     def __init__(self):
-        prompts = self.prompts = []
+        self.prompts: list[str] = []
+        super().__init__(self._reply)
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompts.append(" ".join(" ".join(m["content"] for m in body["messages"]).split()))
-                reply = {"id": "x", "object": "chat.completion", "model": body["model"],
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": '{"pairs": []}'}}],
-                         "usage": {"prompt_tokens": 10, "completion_tokens": 4}}
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def _reply(self, body: dict) -> str:
+        self.prompts.append(" ".join(" ".join(m["content"] for m in body["messages"]).split()))
+        return '{"pairs": []}'
 
 
 @pytest.fixture(scope="module")
 def llm():
     server = _RecordingLlm()
     yield server
-    server.httpd.shutdown()
+    server.close()
 
 
 @pytest.fixture(scope="module")

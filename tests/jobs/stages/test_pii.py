@@ -14,7 +14,7 @@ from tests.jobs.stages.test_gate import _write
 from webinstruct.jobs.core import pii as core
 from webinstruct.jobs.core.config import load_config
 from webinstruct.jobs.core.lake import open_lake
-from webinstruct.jobs.stages import pii
+from webinstruct.jobs.stages import export, pii
 from webinstruct.jobs.stages.decontam.publish import publish
 
 OVERRIDES = ["spark.shuffle_partitions=2", "gate.enabled=false", "gate.dedup=false"]
@@ -84,6 +84,9 @@ def test_publish_writes_placeholders_and_drop_leaves_the_pairs_out(env, spark):
             assert (row["orig_question"], row["orig_answer"], row["question"], row["answer"]) == p[2:6]
     found = core.published_counts(lake, cfg, lake.read("webinstruct"))
     assert found == {"mode": "redact", "pairs": 4, "types": {"CREDIT_CARD": 1, "EMAIL": 1, "PHONE": 1, "SECRET": 1}}
+    facts: dict = {}
+    card = export.pii_text(cfg, lake, facts)  # the dataset card's "Personal data" section
+    assert "in 4 published pairs" in card and "| EMAIL | 1 |" in card and facts["pii"]["types"]["PHONE"] == 1
 
     drop = load_config(lake=cfg.lake.root, overrides=[*OVERRIDES, "pii.mode=drop"])
     lake.config = drop

@@ -17,7 +17,8 @@ from webinstruct.jobs.core import semdedup as core
 from webinstruct.jobs.core.config import load_config
 from webinstruct.jobs.core.figures import BEFORE_SEMDEDUP_ROW, funnel
 from webinstruct.jobs.core.lake import open_lake
-from webinstruct.jobs.stages import semdedup
+from webinstruct.jobs.core import report
+from webinstruct.jobs.stages import export, semdedup
 from webinstruct.jobs.stages.decontam.publish import publish
 from webinstruct.lib.decontam.embed_index import encode
 from webinstruct.lib.dedup.semantic import collapse, numbers_of
@@ -89,6 +90,9 @@ def test_publish_keeps_one_pair_per_group_of_rewordings(env, spark):
     assert steps[BEFORE_SEMDEDUP_ROW] == len(env["pairs"]) and steps["clean pairs (webinstruct)"] == len(env["pairs"]) - len(left_out)
     examples = core.examples(lake)
     assert len(examples) == len(left_out) and all(g["size"] == 2 and len(g["removed"]) == 1 for g in examples)
+    facts: dict = {}
+    assert f"{len(left_out)} pairs were left out" in export.semdedup_text(cfg, lake, facts)  # the card
+    assert facts["semdedup"]["removed"] == len(left_out) and report._semdedup(lake, cfg)["removed"] == len(left_out)
     # a rerun publishes the same pairs and rewrites nothing
     assert publish(spark, cfg, lake, None)["published_changed"] == 0
 

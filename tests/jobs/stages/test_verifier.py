@@ -6,14 +6,13 @@ apart from the rules' matches, and a rerun that asks nothing."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
-import threading
 
 import pytest
 from pyspark.sql import functions as F
 
+from tests.chat_server import ChatServer
 from webinstruct.jobs.core import labels, verdicts
 from webinstruct.jobs.core.config import load_config
 from webinstruct.jobs.core.lake import open_lake
@@ -32,46 +31,24 @@ PAGES = {  # page answer (its final answer is boxed), recorded sample answers
 }
 
 
-class _ScriptedVerifier:
+class _ScriptedVerifier(ChatServer):
     """Reads the two answers out of each verify_answer request and replies from EQUAL."""
 
     def __init__(self):
         self.asked: list[tuple[str, str]] = []
         self.failing = False  # answer 400 (final, not retried): the requests end as engine errors
-        asked, server = self.asked, self
+        super().__init__(self._reply)
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if server.failing:
-                    self.send_response(400)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                user = body["messages"][-1]["content"]
-                a = re.search(r"<answer_1>\n(.*?)\n</answer_1>", user, re.S).group(1)
-                b = re.search(r"<answer_2>\n(.*?)\n</answer_2>", user, re.S).group(1)
-                asked.append((a, b))
-                if UNSURE in (a, b):
-                    text = "I cannot tell." if a == UNSURE else '{"equivalent": true}'
-                else:
-                    text = json.dumps({"equivalent": {a, b} in EQUAL})
-                reply = {"id": "x", "object": "chat.completion", "model": body["model"],
-                         "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-                         "usage": {"prompt_tokens": 40, "completion_tokens": 6}}
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def _reply(self, body: dict) -> str | None:
+        if self.failing:
+            return None
+        user = body["messages"][-1]["content"]
+        a = re.search(r"<answer_1>\n(.*?)\n</answer_1>", user, re.S).group(1)
+        b = re.search(r"<answer_2>\n(.*?)\n</answer_2>", user, re.S).group(1)
+        self.asked.append((a, b))
+        if UNSURE in (a, b):
+            return "I cannot tell." if a == UNSURE else '{"equivalent": true}'
+        return json.dumps({"equivalent": {a, b} in EQUAL})
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +73,7 @@ def env(spark, offline_model, tmp_path_factory):
         for name, (_, _, answers) in PAGES.items() for s, ans in enumerate(answers)]
     lake.append("solutions", spark.createDataFrame(sols, SOLUTIONS))
     yield {"lake": lake, "rules": rules, "llm": llm, "server": server, "ids": ids, "skey": skey}
-    server.httpd.shutdown()
+    server.close()
 
 
 def _votes(lake, cfg, skey):
