@@ -8,21 +8,23 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from webinstruct.lib.decontam.embed_index import encode
-from webinstruct.lib.dedup.semantic import collapse, nearest, numbers_of
+from webinstruct.lib.decontam.embed_index import EmbedError, encode
+from webinstruct.lib.dedup.semantic import checkable_answer, collapse, facts_of, nearest
 
 
 def embed_map(model: str, device: str, threads: int) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
-    """(qa_id, refiner, question_hash, question) -> (qa_id, refiner, question_hash, numbers,
+    """(qa_id, refiner, question_hash, question) -> (qa_id, refiner, question_hash,
     embedding: unit float32)."""
 
     def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             if batch.empty:
                 continue
-            vectors = encode([q if isinstance(q, str) else "" for q in batch["question"]], model, 64, device, threads)
+            try:
+                vectors = encode([q if isinstance(q, str) else "" for q in batch["question"]], model, 64, device, threads)
+            except EmbedError as exc:
+                raise EmbedError(f"{exc}; semantic dedup needs the encoder (semdedup.enabled = false turns it off)") from None
             out = batch[["qa_id", "refiner", "question_hash"]].copy()
-            out["numbers"] = [numbers_of(q if isinstance(q, str) else "") for q in batch["question"]]
             out["embedding"] = [v.tolist() for v in vectors]
             yield out
 
@@ -46,15 +48,17 @@ def assign_map(centroids: list[list[float]]) -> Callable[[Iterator[pd.DataFrame]
 
 
 def collapse_group(threshold: float) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """applyInPandas over one cluster: (qa_id, refiner, numbers, embedding, published, quality) ->
-    (qa_id, refiner, cluster_id, keeper_qa_id, keeper_refiner, similarity)."""
+    """applyInPandas over one cluster: (qa_id, refiner, question, answer, embedding, published,
+    quality) -> (qa_id, refiner, cluster_id, keeper_qa_id, keeper_refiner, similarity)."""
 
     def fn(frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.sort_values(["qa_id", "refiner"]).reset_index(drop=True)
         v = np.stack([np.asarray(e, dtype=np.float32) for e in frame["embedding"]])
         quality = [0.0 if q is None or pd.isna(q) else float(q) for q in frame["quality"]]
         rank = [(not bool(p), -q, a, r) for p, q, a, r in zip(frame["published"], quality, frame["qa_id"], frame["refiner"])]
-        done = collapse(v, rank, threshold, list(frame["numbers"]), list(frame["qa_id"]))  # one pair's rewrites stay apart
+        facts = [facts_of(q if isinstance(q, str) else "") for q in frame["question"]]
+        answers = [checkable_answer(a if isinstance(a, str) else "") for a in frame["answer"]]
+        done = collapse(v, rank, threshold, facts, list(frame["qa_id"]), answers)  # one pair's rewrites stay apart
         return pd.DataFrame({
             "qa_id": frame["qa_id"], "refiner": frame["refiner"], "cluster_id": frame["cluster_id"].astype("int32"),
             "keeper_qa_id": [frame["qa_id"][k] for k in done.keeper], "keeper_refiner": [frame["refiner"][k] for k in done.keeper],

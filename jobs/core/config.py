@@ -460,11 +460,13 @@ class PiiSection:
 class SemdedupSection:
     """Semantic dedup of the published pairs (NeMo Curator's SemDeDup): question embeddings
     (decontam.embed_model) clustered with MLlib k-means; inside a cluster, questions at
-    cosine >= threshold with the same numbers are one question asked again, and publishing
-    keeps one of each group (already published first, then quality)."""
+    cosine >= threshold are one question asked again when a second signal agrees (the same
+    checkable final answer and most of the numbers, or, without two answers, the same
+    numbers and order signs), and publishing keeps one of each group (already published
+    first, then quality)."""
 
     enabled: bool = True
-    threshold: float = 0.85  # cosine of two question embeddings (with the same numbers) that makes them one question
+    threshold: float = 0.80  # cosine of two question embeddings (then the answers or the numbers) that makes them one question
     cluster_size: int = 1000  # questions per k-means cluster, about: k = pairs / cluster_size
     max_clusters: int = 2000
     max_iter: int = 20  # k-means iterations

@@ -316,7 +316,7 @@ def _semdedup_section(page: Page, data: dict) -> None:
         page.section("semdedup", "Semantic dedup", note("off (semdedup.enabled = false), or nothing published yet"))
         return
     parts = [note(f"{d['removed']:,} pairs left out as rewordings of a published pair (question embeddings at cosine >= "
-                  f"{d['threshold']} with the same numbers, inside a k-means cluster)")]
+                  f"{d['threshold']} inside a k-means cluster, with the same final answer or, without two, the same numbers)")]
     rows = [[_cut(g["kept"], 200), g["size"], " | ".join(f"{r['similarity']:.3f}: {_cut(r['question'], 200)}" for r in g["removed"])]
             for g in d["examples"]]
     if rows:

@@ -111,7 +111,7 @@ def fit(spark, cfg: Config, lake, run_id: str, force: bool = False) -> Counter:
 
 def collapse(spark, cfg: Config, lake, candidates, published, run_id: str):
     """(`candidates` without the rewordings of a kept pair, counters). `candidates`: pairs
-    about to be published (qa_id, refiner, question, quality); `published`: (qa_id,
+    about to be published (qa_id, refiner, question, answer, quality); `published`: (qa_id,
     refiner) of the set published before, or None. Writes the groups to `semdedup`."""
     counters = embed_missing(spark, cfg, lake, candidates, run_id)
     counters.update(fit(spark, cfg, lake, run_id))
@@ -119,11 +119,11 @@ def collapse(spark, cfg: Config, lake, candidates, published, run_id: str):
     if fitted is None:
         return candidates, counters
     fit_id, centers, _ = fitted
-    mine = candidates.select("qa_id", "refiner", "quality", question_hash().alias("question_hash"))
+    mine = candidates.select("qa_id", "refiner", "question", "answer", "quality", question_hash().alias("question_hash"))
     rows = embeddings(lake, cfg).join(mine, KEYS)
     rows = rows.join(published.withColumn("published", F.lit(True)), ["qa_id", "refiner"], "left") if published is not None \
         else rows.withColumn("published", F.lit(None).cast("boolean"))
-    rows = rows.select("qa_id", "refiner", "numbers", "embedding", F.coalesce("published", F.lit(False)).alias("published"), "quality")
+    rows = rows.select("qa_id", "refiner", "question", "answer", "embedding", F.coalesce("published", F.lit(False)).alias("published"), "quality")
     assigned = rows.mapInPandas(assign_map(centers), T.StructType([*rows.schema.fields, T.StructField("cluster_id", T.IntegerType())]))
     schema = T.StructType([T.StructField("qa_id", T.StringType()), T.StructField("refiner", T.StringType()),
                            T.StructField("cluster_id", T.IntegerType()), T.StructField("keeper_qa_id", T.StringType()),

@@ -570,7 +570,6 @@ PAIR_EMBEDDINGS = T.StructType(
         T.StructField("refiner", T.StringType()),
         T.StructField("question_hash", T.StringType()),  # sha-256 of the refined question
         T.StructField("model", T.StringType()),
-        T.StructField("numbers", T.StringType()),  # the question's distinct numbers, sorted
         T.StructField("embedding", T.ArrayType(T.FloatType())),
         T.StructField("run_id", T.StringType()),
         T.StructField("embedded_at", T.TimestampType()),

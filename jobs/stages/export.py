@@ -349,8 +349,9 @@ def semdedup_text(cfg: Config, lake, facts: dict) -> str:
     if not s.enabled:
         return "Off (`semdedup.enabled = false`): rewordings of one question may each be published."
     return (f"Questions asked again in other words were published once: {cfg.decontam.embed_model} embeddings clustered with "
-            f"k-means, and inside each cluster questions at cosine >= {s.threshold} with the same numbers form a group that keeps "
-            f"one pair (already published first, then quality). {removed} pairs were left out this way.")
+            f"k-means, and inside each cluster questions at cosine >= {s.threshold} whose final answers agree (or, without two "
+            f"checkable answers, whose numbers and order signs are the same) form a group that keeps one pair (already "
+            f"published first, then quality). {removed} pairs were left out this way.")
 
 
 def pii_text(cfg: Config, lake, facts: dict) -> str:

@@ -41,8 +41,11 @@ def model_path(name: str) -> str:
 def encoder(name: str, device: str = "cpu", threads: int = 0):
     key = (name, device)
     if key not in _ENCODERS:
-        import torch  # noqa: PLC0415 - heavy, loaded only where used
-        from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - heavy, loaded only where used
+        try:
+            import torch  # noqa: PLC0415 - heavy, loaded only where used
+            from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - heavy, loaded only where used
+        except ImportError as exc:
+            raise EmbedError(f"decontam.embed_model {name!r} needs {exc.name} (make install installs it)") from None
 
         if threads > 0:
             torch.set_num_threads(threads)

@@ -1,48 +1,52 @@
-"""Semantic dedup through Spark: real GSM8K and MATH500 questions with hand-written rewordings
-and near misses (tests/data/semdedup_rewordings.jsonl) as refined pairs; the real MiniLM
-encoder and MLlib k-means; publishing keeps one pair per group of rewordings, keeps the
+"""Semantic dedup through Spark: real GSM8K and MATH500 questions and answers with hand-written
+rewordings and near misses (tests/data/semdedup_rewordings.jsonl, tests/rewordings.py) as
+refined pairs; the real MiniLM encoder and MLlib k-means; publishing keeps one pair per group
+of rewordings, keeps near misses whose numbers match but whose answers differ, keeps the
 already-published pair when a later rewording sorts first, publishes the same pairs on a
 rerun and after a full re-cluster (jobs/stages/semdedup.py, jobs/core/semdedup.py)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import datetime as dt
 
 import pytest
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from tests.jobs.stages.test_gate import _write
+from tests.rewordings import rows as fixture_rows
+from webinstruct.jobs.core import report
 from webinstruct.jobs.core import semdedup as core
 from webinstruct.jobs.core.config import load_config
 from webinstruct.jobs.core.figures import BEFORE_SEMDEDUP_ROW, funnel
 from webinstruct.jobs.core.lake import open_lake
-from webinstruct.jobs.core import report
+from webinstruct.jobs.core.tables import PAIR_EMBEDDINGS
 from webinstruct.jobs.stages import export, semdedup
 from webinstruct.jobs.stages.decontam.publish import publish
 from webinstruct.lib.decontam.embed_index import encode
-from webinstruct.lib.dedup.semantic import collapse, numbers_of
+from webinstruct.lib.dedup.semantic import checkable_answer, collapse, facts_of
 
-FIXTURE = Path(__file__).resolve().parents[2] / "data" / "semdedup_rewordings.jsonl"
 OVERRIDES = ["spark.shuffle_partitions=2", "gate.enabled=false", "gate.dedup=false", "pii.mode=off"]
 
 
-def _items():
-    rows = [json.loads(line) for line in open(FIXTURE, encoding="utf-8")]
-    same = [r for r in rows if r["same"] and r["source"] in ("gsm8k_train", "math500")][:6]
-    near = [r for r in rows if not r["same"] and r["source"] in ("gsm8k_train", "math500")
-            and r["original"] not in {s["original"] for s in same}][:4]
+def _rule(r: dict, threshold: float, answers: bool = True) -> bool:
+    """What the rule (lib/dedup/semantic.py) decides for a fixture row, without Spark."""
+    v = encode([r["original"], r["other"]], "all-MiniLM-L6-v2")
+    said = [checkable_answer(r["answer_original"]), checkable_answer(r["answer_other"])] if answers else None
+    return collapse(v, [(0,), (1,)], threshold, [facts_of(r["original"]), facts_of(r["other"])], answers=said).keeper[1] == 0
+
+
+def _items(threshold: float):
+    """Six rewordings, and four near misses with the same numbers and a close embedding:
+    only their answers keep them apart."""
+    rows = [r for r in fixture_rows() if r["source"] in ("gsm8k_train", "math500")]
+    same = [r for r in rows if r["same"]][:6]
+    near = [r for r in rows if not r["same"] and r["original"] not in {s["original"] for s in same}
+            and _rule(r, threshold, answers=False)][:4]
     return same, near
 
 
-def _rule(a: str, b: str, threshold: float) -> bool:
-    """What the rule (lib/dedup/semantic.py) decides for two questions, without Spark."""
-    v = encode([a, b], "all-MiniLM-L6-v2")
-    return collapse(v, [(0,), (1,)], threshold, [numbers_of(a), numbers_of(b)]).keeper[1] == 0
-
-
-def _pair(qa_id: str, question: str, day: int = 2):
-    answer = "The answer follows from the numbers given; see the worked steps above. The result is 42."
+def _pair(qa_id: str, question: str, answer: str, day: int = 2):
     return (qa_id, f"doc-{qa_id}", question, answer, question, answer, question + "\n" + answer, "llm", day)
 
 
@@ -51,16 +55,18 @@ def env(spark, tmp_path_factory):
     cfg = load_config(lake=str(tmp_path_factory.mktemp("semdedup") / "lake"), overrides=OVERRIDES)
     lake = open_lake(spark, cfg)
     lake.config = cfg
-    same, near = _items()
-    pairs = [_pair(f"a{i}", r["original"]) for i, r in enumerate(same)]  # originals sort before their rewordings
-    pairs += [_pair(f"r{i}", r["other"]) for i, r in enumerate(same)]
-    pairs += [_pair(f"n{i}o", r["original"]) for i, r in enumerate(near)] + [_pair(f"n{i}x", r["other"]) for i, r in enumerate(near)]
+    t = cfg.semdedup.threshold
+    same, near = _items(t)
+    assert len(near) == 4
+    pairs = [_pair(f"a{i}", r["original"], r["answer_original"]) for i, r in enumerate(same)]  # originals sort first
+    pairs += [_pair(f"r{i}", r["other"], r["answer_other"]) for i, r in enumerate(same)]
+    pairs += [_pair(f"n{i}o", r["original"], r["answer_original"]) for i, r in enumerate(near)]
+    pairs += [_pair(f"n{i}x", r["other"], r["answer_other"]) for i, r in enumerate(near)]
     _write(spark, lake, pairs)
     first = semdedup.run(spark, cfg, lake)
-    t = cfg.semdedup.threshold
-    merged = {f"r{i}" for i, r in enumerate(same) if _rule(r["original"], r["other"], t)}
-    near_merged = {f"n{i}x" for i, r in enumerate(near) if _rule(r["original"], r["other"], t)}
-    assert len(merged) >= 3  # most rewordings are caught (tests/lib/dedup/test_semantic.py measures how many)
+    merged = {f"r{i}" for i, r in enumerate(same) if _rule(r, t)}
+    near_merged = {f"n{i}x" for i, r in enumerate(near) if _rule(r, t)}
+    assert len(merged) >= 5 and not near_merged  # tests/lib/dedup/test_semantic.py measures the whole fixture
     return {"cfg": cfg, "lake": lake, "same": same, "near": near, "pairs": pairs, "first": first, "merged": merged,
             "near_merged": near_merged}
 
@@ -100,7 +106,8 @@ def test_publish_keeps_one_pair_per_group_of_rewordings(env, spark):
 def test_a_later_rewording_never_displaces_the_published_pair(env, spark):
     lake, cfg = env["lake"], env["cfg"]
     first = sorted(env["merged"])[0]
-    later = _pair("0late", env["same"][int(first[1:])]["other"], day=3)  # the same rewording again, sorting before a<i>
+    row = env["same"][int(first[1:])]
+    later = _pair("0late", row["other"], row["answer_other"], day=3)  # the same rewording again, sorting before a<i>
     _write(spark, lake, [later], run="20260102T000000Z-bbbb")
     counters = publish(spark, cfg, lake, None)
     assert counters["semdedup_embedded"] == 1 and "semdedup_fitted" not in counters  # joined the stored clusters
@@ -114,3 +121,17 @@ def test_a_later_rewording_never_displaces_the_published_pair(env, spark):
     assert lake.read("semdedup_centroids").select("fit_id").distinct().count() == 2
     publish(spark, cfg, lake, None)
     assert sorted(r["qa_id"] for r in lake.read("webinstruct").collect()) == before
+
+
+def test_a_lake_from_the_release_that_stored_numbers_takes_new_embeddings(spark, tmp_path):
+    """pair_embeddings had a `numbers` column (the rule now reads facts from the question at
+    publish time): appending without it leaves it null for the new rows, the old stay readable."""
+    cfg = load_config(lake=str(tmp_path / "lake"), overrides=OVERRIDES)
+    lake = open_lake(spark, cfg)
+    old = T.StructType([*PAIR_EMBEDDINGS.fields[:4], T.StructField("numbers", T.StringType()), *PAIR_EMBEDDINGS.fields[4:]])
+    lake.append("pair_embeddings", spark.createDataFrame(
+        [("q0", "m1", "h0", cfg.decontam.embed_model, "48", [1.0] + [0.0] * 383, "r0", dt.datetime(2026, 1, 1))], old))
+    new = spark.createDataFrame([("q1", "m1", "How many clips did Natalia sell in May?")], "qa_id string, refiner string, question string")
+    assert core.embed_missing(spark, cfg, lake, new, "r1")["semdedup_embedded"] == 1
+    rows = {r["qa_id"]: r for r in lake.read("pair_embeddings").collect()}
+    assert rows["q0"]["numbers"] == "48" and rows["q1"]["numbers"] is None and len(rows["q1"]["embedding"]) == 384
