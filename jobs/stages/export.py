@@ -123,7 +123,7 @@ def run(spark, cfg: Config, lake, out: str | None = None, fmt: str | None = None
         total, files = _write_shards(selected, staging, fmt, messages, e.shard_rows, pick.layout)
         solutions, openmath = _write_openmath(cfg, lake, staging, fmt, e.shard_rows)
         card = dataset_card(spark, cfg, lake, total, fmt, messages, files, solutions, openmath, selected if pick.labelled else None,
-                            pick)
+                            pick, selected)
         card["facts"].update(stamp, generator=GENERATOR, own=list(OWN))
         storage.write_text(f"{staging}/README.md", card["markdown"])
         storage.write_text(f"{staging}/card.json", json.dumps(card["facts"], indent=1, default=str))
@@ -263,7 +263,7 @@ def _swap_in(staging: str, out: str, previous: tuple[str, ...]) -> None:
 
 
 def dataset_card(spark, cfg: Config, lake, total: int, fmt: str, messages: bool, files: list[str], solutions: int = 0,
-                 openmath: list[str] | None = None, labelled=None, pick: Selection | None = None) -> dict:
+                 openmath: list[str] | None = None, labelled=None, pick: Selection | None = None, exported=None) -> dict:
     sources = [(r["source"], int(r["n"])) for r in lake.read("webinstruct").groupBy("source").agg(F.count("*").alias("n"))
                .orderBy(F.desc("n"), "source").limit(25).collect()]
     steps = funnel(lake)
@@ -314,7 +314,7 @@ def dataset_card(spark, cfg: Config, lake, total: int, fmt: str, messages: bool,
         "## Semantic dedup\n",
         semdedup_text(cfg, lake, facts) + "\n",
         "## Personal data\n",
-        pii_text(cfg, lake, facts) + "\n",
+        pii_text(cfg, lake, facts, exported) + "\n",
         "## Synthesis\n",
         synthesis_text(cfg, lake, facts, solutions, openmath or [], fmt) + "\n",
         "## Decontamination\n",
@@ -354,9 +354,10 @@ def semdedup_text(cfg: Config, lake, facts: dict) -> str:
             f"published first, then quality). {removed} pairs were left out this way.")
 
 
-def pii_text(cfg: Config, lake, facts: dict) -> str:
-    """What PII redaction did, for the card; facts gain the same figures."""
-    found = pii.published_counts(lake, cfg, lake.read("webinstruct"))
+def pii_text(cfg: Config, lake, facts: dict, exported=None) -> str:
+    """What PII redaction did to the exported pairs (`exported`, a filtered selection; all
+    published pairs when None), for the card; facts gain the same figures."""
+    found = pii.published_counts(lake, cfg, exported if exported is not None else lake.read("webinstruct"))
     facts["pii"] = {"mode": cfg.pii.mode, "types": list(cfg.pii.types), **(found or {})}
     if cfg.pii.mode == "off":
         return "PII redaction was off (`pii.mode = off`): texts are published as the pages wrote them."

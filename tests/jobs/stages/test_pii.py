@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from pyspark.sql import functions as F
 
 from tests.conftest import shared
 from tests.jobs.stages.test_gate import _write
@@ -87,6 +88,10 @@ def test_publish_writes_placeholders_and_drop_leaves_the_pairs_out(env, spark):
     facts: dict = {}
     card = export.pii_text(cfg, lake, facts)  # the dataset card's "Personal data" section
     assert "in 4 published pairs" in card and "| EMAIL | 1 |" in card and facts["pii"]["types"]["PHONE"] == 1
+    emailed = [q for q, (_, _, _, kind) in PLANTED.items() if kind == "EMAIL"]
+    filtered = lake.read("webinstruct").where(~F.col("qa_id").isin(emailed))  # an export that leaves the e-mail's pair out
+    text = export.pii_text(cfg, lake, {}, filtered)
+    assert "in 3 published pairs" in text and "| EMAIL |" not in text and "| PHONE | 1 |" in text
 
     drop = load_config(lake=cfg.lake.root, overrides=[*OVERRIDES, "pii.mode=drop"])
     lake.config = drop
