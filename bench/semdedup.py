@@ -20,9 +20,11 @@ import json
 
 import numpy as np
 
-from tests.rewordings import DATA, rows as fixture_rows
+from tests.conftest import SHARED_DATA as DATA
+from tests.rewordings import rows as fixture_rows
 from webinstruct.lib.decontam.embed_index import encode
-from webinstruct.lib.dedup.semantic import checkable_answer, collapse, facts_of
+from webinstruct.lib.dedup.same_question import checkable_answer, facts_of
+from webinstruct.lib.dedup.semantic import collapse
 
 MODEL = "all-MiniLM-L6-v2"
 THRESHOLDS = (0.75, 0.8, 0.85, 0.9, 0.95)

@@ -8,18 +8,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "tests" / "data" / "semdedup_rewordings.jsonl"
-DATA = ROOT.parent / "shared" / "data"
+from tests.conftest import shared
+
+FIXTURE = Path(__file__).resolve().parent / "data" / "semdedup_rewordings.jsonl"
 
 
 def _jsonl(*parts: str) -> list[dict]:
-    return [json.loads(line) for line in open(DATA.joinpath(*parts), encoding="utf-8")]
+    return [json.loads(line) for line in open(shared(*parts), encoding="utf-8")]
 
 
 def rows() -> list[dict]:
     """Fixture rows, each with `answer_original`: GSM8K's solution, MATH500's solution or the
-    Stack Exchange answer of the original question (None when it cannot be found)."""
+    Stack Exchange answer of the original question (None when it cannot be found); the
+    calling test is skipped when ../shared/data is absent."""
     out = [json.loads(line) for line in open(FIXTURE, encoding="utf-8")]
     answers = {r["question"]: r["answer"] for r in _jsonl("benchmarks", "gsm8k", "train.jsonl")}
     answers.update({r["problem"]: r["solution"] for r in _jsonl("benchmarks", "math", "math500_test.jsonl")})

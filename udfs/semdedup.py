@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from webinstruct.lib.decontam.embed_index import EmbedError, encode
-from webinstruct.lib.dedup.semantic import checkable_answer, collapse, facts_of, nearest
+from webinstruct.lib.dedup.same_question import checkable_answer, facts_of
+from webinstruct.lib.dedup.semantic import collapse, nearest
 
 
 def embed_map(model: str, device: str, threads: int) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
@@ -32,7 +33,9 @@ def embed_map(model: str, device: str, threads: int) -> Callable[[Iterator[pd.Da
 
 
 def assign_map(centroids: list[list[float]]) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
-    """Rows with an `embedding` -> the same rows (without it) plus `cluster_id`, the nearest centroid."""
+    """Rows with an `embedding`, `question` and `answer` -> the same rows with `cluster_id`
+    (the nearest centroid), `facts` and `final` (what the collapse compares) in place of the
+    texts, so only short strings travel to a cluster's group."""
     c = np.asarray(centroids, dtype=np.float32)
 
     def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -40,7 +43,9 @@ def assign_map(centroids: list[list[float]]) -> Callable[[Iterator[pd.DataFrame]
             if batch.empty:
                 continue
             v = np.stack([np.asarray(e, dtype=np.float32) for e in batch["embedding"]])
-            out = batch.copy()
+            out = batch.drop(columns=["question", "answer"])
+            out["facts"] = [facts_of(q if isinstance(q, str) else "") for q in batch["question"]]
+            out["final"] = [checkable_answer(a if isinstance(a, str) else "") for a in batch["answer"]]
             out["cluster_id"] = nearest(v, c).astype("int32")
             yield out
 
@@ -48,17 +53,16 @@ def assign_map(centroids: list[list[float]]) -> Callable[[Iterator[pd.DataFrame]
 
 
 def collapse_group(threshold: float) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """applyInPandas over one cluster: (qa_id, refiner, question, answer, embedding, published,
-    quality) -> (qa_id, refiner, cluster_id, keeper_qa_id, keeper_refiner, similarity)."""
+    """applyInPandas over one cluster: (qa_id, refiner, embedding, published, quality, facts,
+    final, cluster_id) -> (qa_id, refiner, cluster_id, keeper_qa_id, keeper_refiner, similarity)."""
 
     def fn(frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.sort_values(["qa_id", "refiner"]).reset_index(drop=True)
         v = np.stack([np.asarray(e, dtype=np.float32) for e in frame["embedding"]])
         quality = [0.0 if q is None or pd.isna(q) else float(q) for q in frame["quality"]]
         rank = [(not bool(p), -q, a, r) for p, q, a, r in zip(frame["published"], quality, frame["qa_id"], frame["refiner"])]
-        facts = [facts_of(q if isinstance(q, str) else "") for q in frame["question"]]
-        answers = [checkable_answer(a if isinstance(a, str) else "") for a in frame["answer"]]
-        done = collapse(v, rank, threshold, facts, list(frame["qa_id"]), answers)  # one pair's rewrites stay apart
+        answers = [a if isinstance(a, str) and a else None for a in frame["final"]]
+        done = collapse(v, rank, threshold, list(frame["facts"]), list(frame["qa_id"]), answers)  # one pair's rewrites stay apart
         return pd.DataFrame({
             "qa_id": frame["qa_id"], "refiner": frame["refiner"], "cluster_id": frame["cluster_id"].astype("int32"),
             "keeper_qa_id": [frame["qa_id"][k] for k in done.keeper], "keeper_refiner": [frame["refiner"][k] for k in done.keeper],

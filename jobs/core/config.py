@@ -461,9 +461,9 @@ class SemdedupSection:
     """Semantic dedup of the published pairs (NeMo Curator's SemDeDup): question embeddings
     (decontam.embed_model) clustered with MLlib k-means; inside a cluster, questions at
     cosine >= threshold are one question asked again when a second signal agrees (the same
-    checkable final answer and most of the numbers, or, without two answers, the same
-    numbers and order signs), and publishing keeps one of each group (already published
-    first, then quality)."""
+    checkable final answer and numbers and order signs overlapping by Jaccard >= 0.5, or,
+    without two answers, the same numbers and order signs; lib/dedup/same_question.py), and
+    publishing keeps one of each group (already published first, then quality)."""
 
     enabled: bool = True
     threshold: float = 0.80  # cosine of two question embeddings (then the answers or the numbers) that makes them one question

@@ -6,7 +6,9 @@ Incremental: a question is embedded once (per text and encoder); new questions g
 nearest stored centroid, and k-means runs again only on request or when the embedded
 questions have grown `semdedup.refit_growth` times since the last fit. Deterministic: the
 same centroids, the same threshold and the same keeper order (already published, quality,
-id) give the same published set on a rerun.
+id) give the same published set on a rerun (one caveat: an answer comparison that outlives
+math-verify's 1 s limit on a loaded machine counts as different, so two answers that parse
+only slowly may join on one run and not on another).
 """
 
 from __future__ import annotations
@@ -124,7 +126,10 @@ def collapse(spark, cfg: Config, lake, candidates, published, run_id: str):
     rows = rows.join(published.withColumn("published", F.lit(True)), ["qa_id", "refiner"], "left") if published is not None \
         else rows.withColumn("published", F.lit(None).cast("boolean"))
     rows = rows.select("qa_id", "refiner", "question", "answer", "embedding", F.coalesce("published", F.lit(False)).alias("published"), "quality")
-    assigned = rows.mapInPandas(assign_map(centers), T.StructType([*rows.schema.fields, T.StructField("cluster_id", T.IntegerType())]))
+    fields = [f for f in rows.schema.fields if f.name not in ("question", "answer")]
+    assigned = rows.mapInPandas(assign_map(centers), T.StructType([
+        *fields, T.StructField("facts", T.StringType()), T.StructField("final", T.StringType()),
+        T.StructField("cluster_id", T.IntegerType())]))
     schema = T.StructType([T.StructField("qa_id", T.StringType()), T.StructField("refiner", T.StringType()),
                            T.StructField("cluster_id", T.IntegerType()), T.StructField("keeper_qa_id", T.StringType()),
                            T.StructField("keeper_refiner", T.StringType()), T.StructField("similarity", T.DoubleType())])

@@ -3,8 +3,8 @@ and the k-means centroids (Spark MLlib) -> `semdedup_centroids`.
 
 Publishing (`decontam pairs`) assigns each pair about to be published to its nearest
 centroid and, inside each cluster, keeps one pair per group of questions at cosine >=
-`semdedup.threshold` whose answers agree (or, without two checkable answers, whose numbers
-and order signs do): a question reposted in other words on three forums is published once
+`semdedup.threshold` whose final answers agree and whose numbers mostly do (or, without two
+checkable answers, whose numbers and order signs are equal): a question reposted in other words on three forums is published once
 (NeMo Curator's SemDeDup; MinHash only finds copies of the text).
 Incremental: a question is embedded once per text and encoder; new questions join the
 stored clusters, and k-means runs again with `--recluster` or when the embedded questions

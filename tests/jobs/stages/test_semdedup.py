@@ -24,7 +24,8 @@ from webinstruct.jobs.core.tables import PAIR_EMBEDDINGS
 from webinstruct.jobs.stages import export, semdedup
 from webinstruct.jobs.stages.decontam.publish import publish
 from webinstruct.lib.decontam.embed_index import encode
-from webinstruct.lib.dedup.semantic import checkable_answer, collapse, facts_of
+from webinstruct.lib.dedup.same_question import checkable_answer, facts_of
+from webinstruct.lib.dedup.semantic import collapse
 
 OVERRIDES = ["spark.shuffle_partitions=2", "gate.enabled=false", "gate.dedup=false", "pii.mode=off"]
 

@@ -14,7 +14,8 @@ from tests.rewordings import rows as fixture_rows
 from webinstruct.jobs.core.config import load_config
 from webinstruct.lib.decontam.embed_index import EmbedError, encode
 from webinstruct.lib.dedup import semantic
-from webinstruct.lib.dedup.semantic import checkable_answer, clusters_for, collapse, facts_of, nearest
+from webinstruct.lib.dedup.same_question import checkable_answer, facts_of
+from webinstruct.lib.dedup.semantic import clusters_for, collapse, nearest
 from webinstruct.udfs.semdedup import embed_map
 
 
@@ -55,13 +56,28 @@ def test_facts_are_numbers_in_digits_or_words_and_order_signs():
     assert facts_of("Tom has 1,000 apples and twenty-five pears.") == facts_of("Tom has 1000 apples and 25 pears.") == "1000 25"
     assert facts_of("She earns twice as much, two hundred and forty dollars") == "2 240"
     assert facts_of("Which one is larger? No one knows.") == ""  # "one" as a pronoun counts nothing
+    assert facts_of("twenty-one cats, one hundred and one dogs") == "101 21"
+    # a word that cannot extend the number read so far starts a new one
+    assert facts_of("two and three") == "2 3" and facts_of("five ten-dollar bills") == "10 5"
+    assert facts_of("in nineteen eighty-four") == "19 84" and facts_of("seven eight nine") == "7 8 9"
+    assert facts_of("double-check the half-life") == ""  # words, not quantities
     assert facts_of("Find $P(X_1 > X_2)$") != facts_of("Find $P(X_1 = X_2)$") == "1 2"  # "=" is said in words as often
-    assert facts_of("x \\le 3") == facts_of("x <= 3") == facts_of("x ≤ 3") == "3 ≤"
-    assert facts_of("f: A -> B, \\left( 2 \\right)") == "2"  # an arrow and \\left are not relations
+    assert facts_of("x \\le 3") == facts_of("x <= 3") == facts_of("x ≤ 3") == facts_of("x \\leqslant 3") == "3 ≤"
+    assert facts_of("x<-3") == "3 <" and facts_of("x \\not< 3") == "3 ¬<" and facts_of("&lt; 3") == "3 <"
+    assert facts_of("f: A -> B, a <- b, \\left( 2 \\right)<br>") == "2"  # arrows, \\left and HTML tags are not relations
+
+
+def test_hostile_number_words_stay_bounded():
+    assert facts_of("hundred " * 5000) == "100" and facts_of("thousand million " * 2000) == "1000 1000000"
+    assert facts_of("nine and " * 5000) == "9"
+    assert checkable_answer("The answer is " + "9" * 100_000) is None
 
 
 def test_only_answers_made_to_be_checked_count():
     assert checkable_answer("so 3 + 4 = 7\n#### 7") == "7"
+    # a Markdown heading is not GSM8K's last line; the stated answer below it is the answer
+    assert checkable_answer("#### Step 1: add the clips\nShe sold 48 + 24.\nThe answer is 72.") == "72"
+    assert checkable_answer("The answer is in section 2.") is None and checkable_answer("The answer is the 2019 version.") is None
     assert checkable_answer("Hence $\\boxed{\\frac{8}{3}}$.") == "\\frac{8}{3}"
     assert checkable_answer("Putting it together: the answer is 1800.") == "1800"
     # a forum reply's last number, or a sentence after "the answer is", is not an answer to compare
@@ -80,6 +96,9 @@ def test_answers_decide_when_both_pairs_state_one():
     assert collapse(v, rank, 0.9, ["48 2", "48"], answers=["72", "72"]).keeper == [0, 0]  # a number said in words
     assert collapse(v, rank, 0.9, ["48 2 5", "7 9"], answers=["72", "72"]).keeper == [0, 1]  # same answer, other numbers
     assert collapse(v, rank, 0.9, ["48 2", "84 2"], answers=["72", None]).keeper == [0, 1]  # one answer: the numbers decide
+    three = np.repeat(v[:1], 3, 0)
+    # a pair without an answer never bridges two whose answers disagree
+    assert collapse(three, [(0,), (1,), (2,)], 0.9, ["48", "48", "48"], answers=["72", None, "24"]).keeper == [0, 0, 2]
     asked = []
     collapse(np.repeat(v[:1], 4, 0), [(i,) for i in range(4)], 0.9, answers=["1/2", "0.5", "1/2", "0.5"],
              same_answer=lambda a, b: asked.append((a, b)) or True)
