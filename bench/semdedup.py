@@ -52,6 +52,9 @@ def main() -> None:
             tp, fp = int((joined & same).sum()), int((joined & ~same).sum())
             out.append(f"{tp / same.sum():.3f}  {tp / max(1, tp + fp):.3f}    ")
         print(f"  {t:.2f}      {'   '.join(out)}")
+    se = [json.loads(line) for line in open(DATA / "qa" / "stackmathqa_700.jsonl", encoding="utf-8")]
+    stated = sum(checkable_answer(r["A"]) is not None for r in se)
+    print(f"Stack Exchange answers stating a checkable final answer: {stated} of {len(se)} (the rest rely on the numbers)")
     gsm = [json.loads(line) for line in open(DATA / "benchmarks" / "gsm8k" / "train.jsonl", encoding="utf-8")]
     v = encode([r["question"] for r in gsm], MODEL)
     keys = [facts_of(r["question"]) for r in gsm]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from webinstruct.lib.dedup.minhash import jaccard
 from webinstruct.lib.qa.answers import STATED, boxed, equivalent, normalise
 from webinstruct.lib.qa.gate import DIGITS
 
@@ -132,8 +133,7 @@ def facts_of(question: str | None) -> str:
 
 def overlap(a: str, b: str) -> float:
     """Jaccard overlap of two facts_of strings (1.0 for two empty ones)."""
-    x, y = set(a.split()), set(b.split())
-    return len(x & y) / len(x | y) if x or y else 1.0
+    return jaccard(set(a.split()), set(b.split()))
 
 
 def _value_like(value: str) -> bool:

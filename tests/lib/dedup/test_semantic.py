@@ -14,7 +14,7 @@ from tests.rewordings import rows as fixture_rows
 from webinstruct.jobs.core.config import load_config
 from webinstruct.lib.decontam.embed_index import EmbedError, encode
 from webinstruct.lib.dedup import semantic
-from webinstruct.lib.dedup.same_question import checkable_answer, facts_of
+from webinstruct.lib.dedup.same_question import answers_agree, checkable_answer, facts_of
 from webinstruct.lib.dedup.semantic import clusters_for, collapse, nearest
 from webinstruct.udfs.semdedup import embed_map
 
@@ -103,6 +103,14 @@ def test_answers_decide_when_both_pairs_state_one():
     collapse(np.repeat(v[:1], 4, 0), [(i,) for i in range(4)], 0.9, answers=["1/2", "0.5", "1/2", "0.5"],
              same_answer=lambda a, b: asked.append((a, b)) or True)
     assert asked == [("1/2", "0.5")] or asked == [("0.5", "1/2")]  # each pair of answers is compared once
+
+
+def test_answer_comparisons_are_bounded_per_cluster():
+    asked = []
+    agree = answers_agree(lambda a, b: asked.append((a, b)) or True, budget=1)
+    assert agree("1/2", "0.5") and agree("0.5", "1/2")  # asked once, remembered
+    assert not agree("3", "3.0") and agree("72", " 72 ")  # past the budget only the normalised text decides
+    assert asked == [("0.5", "1/2")]
 
 
 def test_groups_are_transitive_and_keep_the_best_ranked_row():
